@@ -28,12 +28,16 @@ type Options struct {
 	Backend backend.Backend
 	// Tenant is the first segment of every backend key.
 	Tenant string
-	Logger *slog.Logger
+	// FileSizeLimit is the global upload limit in bytes (0: none).
+	FileSizeLimit int64
+	Logger        *slog.Logger
 }
 
 // Store is the metadata layer: a pgx pool and the backend.
 type Store struct {
+	opts    Options
 	pool    *pgxpool.Pool
+	reclaim chan struct{}
 	be      backend.Backend
 	roles   map[string]bool
 	timeout string
@@ -77,6 +81,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		o.Tenant = "stub"
 	}
 	return &Store{
+		opts: o, reclaim: make(chan struct{}, 1),
 		pool: pool, be: o.Backend, roles: roles, log: o.Logger, tenant: o.Tenant,
 		timeout: strconv.FormatInt(o.StatementTimeout.Milliseconds(), 10) + "ms",
 	}, nil

@@ -1,0 +1,105 @@
+package meta
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// deleteBytes removes bytes that no row refers to (a failed or refused
+// write). When that fails the key is queued, so the sweeper finishes it.
+func (s *Store) deleteBytes(key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.be.Delete(ctx, key); err != nil {
+		s.log.Warn("delete orphan bytes failed; queued", "err", err)
+		b := &pgx.Batch{}
+		b.Queue(`insert into storage.gateway_deletions (backend_key) values ($1)`, key)
+		if err := s.Batch(ctx, Service(), b, nil); err != nil {
+			s.log.Error("queue orphan bytes failed; the sweeper will find them", "err", err)
+		}
+	}
+}
+
+// reclaimSoon wakes the reclaimer after a commit queued a deletion.
+func (s *Store) reclaimSoon() {
+	select {
+	case s.reclaim <- struct{}{}:
+	default:
+	}
+}
+
+// RunReclaimer drains the deletion queue until ctx ends: whenever a commit
+// queues work, and every interval in any case. Bytes are deleted first and
+// the queue rows after, so a crash in between only repeats a deletion.
+func (s *Store) RunReclaimer(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := s.ReclaimOnce(ctx, 500)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("reclaim", "err", err)
+				}
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.reclaim:
+		case <-t.C:
+		}
+	}
+}
+
+// ReclaimOnce deletes up to limit due keys from the deletion queue and
+// returns how many it handled.
+func (s *Store) ReclaimOnce(ctx context.Context, limit int) (int, error) {
+	type job struct {
+		id  int64
+		key string
+	}
+	var jobs []job
+	b := &pgx.Batch{}
+	b.Queue(`select id, backend_key from storage.gateway_deletions where not_before <= now()
+		order by id limit $1`, limit)
+	err := s.Batch(ctx, Service(), b, func(br pgx.BatchResults) error {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var j job
+			if err := rows.Scan(&j.id, &j.key); err != nil {
+				return err
+			}
+			jobs = append(jobs, j)
+		}
+		return rows.Err()
+	})
+	if err != nil || len(jobs) == 0 {
+		return 0, err
+	}
+	keys := make([]string, len(jobs))
+	ids := make([]int64, len(jobs))
+	for i, j := range jobs {
+		keys[i], ids[i] = j.key, j.id
+	}
+	b = &pgx.Batch{}
+	if err := s.be.Delete(ctx, keys...); err != nil {
+		b.Queue(`update storage.gateway_deletions set attempts = attempts + 1,
+			not_before = now() + least(interval '1 hour', interval '10 seconds' * power(2, attempts))
+			where id = any($1)`, ids)
+		_ = s.Batch(ctx, Service(), b, nil)
+		return 0, err
+	}
+	b.Queue(`delete from storage.gateway_deletions where id = any($1)`, ids)
+	return len(jobs), s.Batch(ctx, Service(), b, nil)
+}

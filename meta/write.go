@@ -1,0 +1,302 @@
+package meta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/supagate/storage/backend"
+	"github.com/supagate/storage/meta/apierr"
+)
+
+// PutInput describes one object write.
+type PutInput struct {
+	Bucket, Name string
+	Body         io.Reader
+	Size         int64 // exact length, or -1 when unknown (chunked)
+	ContentType  string
+	CacheControl string
+	UserMetadata json.RawMessage // nil: none
+	Upsert       bool
+	MD5          []byte // Content-MD5 to verify, when sent
+	// Extra carries the S3 headers stored beside the object.
+	Extra ObjectMeta
+	// Limit caps the size below the bucket and global limits (0: none).
+	Limit int64
+	// Verify, when set, is called after the body was read to the end and
+	// before the row is committed; an error aborts the write (checksums
+	// verified by the caller's reader).
+	Verify func() error
+}
+
+// writeTarget is what the first step of a write learns about the bucket.
+type writeTarget struct {
+	limit   int64
+	allowed []string
+}
+
+// bucketForWrite looks the bucket up as service role and derives the size
+// limit: min(global, bucket, caller's).
+func (s *Store) bucketForWrite(ctx context.Context, bucket string, callerLimit int64) (writeTarget, error) {
+	var t writeTarget
+	var limit *int64
+	b := &pgx.Batch{}
+	b.Queue(`select file_size_limit, allowed_mime_types from storage.buckets where id = $1`, bucket)
+	err := s.Batch(ctx, Service(), b, func(br pgx.BatchResults) error {
+		return br.QueryRow().Scan(&limit, &t.allowed)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, apierr.New(apierr.NoSuchBucket, "").WithResource(bucket)
+	}
+	if err != nil {
+		return t, err
+	}
+	t.limit = s.opts.FileSizeLimit
+	if limit != nil && *limit > 0 && (t.limit <= 0 || *limit < t.limit) {
+		t.limit = *limit
+	}
+	if callerLimit > 0 && (t.limit <= 0 || callerLimit < t.limit) {
+		t.limit = callerLimit
+	}
+	return t, nil
+}
+
+// CheckWrite runs the checks that precede a write's bytes: bucket, key,
+// size, mime type and the RLS permission probe under the caller's identity
+// (the real INSERT, or INSERT … ON CONFLICT DO UPDATE for an upsert, rolled
+// back). It returns the effective size limit. TUS and signed-upload
+// creation use it on its own.
+func (s *Store) CheckWrite(ctx context.Context, id Identity, in PutInput) (int64, error) {
+	if err := ValidKey(in.Name); err != nil {
+		return 0, err
+	}
+	t, err := s.bucketForWrite(ctx, in.Bucket, in.Limit)
+	if err != nil {
+		return 0, err
+	}
+	if isPlaceholder(in.Name) {
+		t.limit = 0
+		if in.Size > 0 {
+			return 0, apierr.New(apierr.EntityTooLarge, "")
+		}
+	} else {
+		if t.limit > 0 && in.Size > t.limit {
+			return 0, apierr.New(apierr.EntityTooLarge, "")
+		}
+		if err := CheckMime(t.allowed, in.ContentType); err != nil {
+			return 0, err
+		}
+	}
+	if !id.IsService() {
+		if err := s.probe(ctx, id, in); err != nil {
+			return 0, err
+		}
+	}
+	if isPlaceholder(in.Name) {
+		return -1, nil // no bytes at all
+	}
+	return t.limit, nil
+}
+
+func isPlaceholder(name string) bool {
+	return len(name) >= len(placeholderSuffix) && name[len(name)-len(placeholderSuffix):] == placeholderSuffix
+}
+
+const insertProbeSQL = `insert into storage.objects (bucket_id, name, owner, owner_id, metadata, user_metadata, version)
+	values ($1, $2, $3, $4, $5, $6, '1')`
+
+const upsertProbeSQL = insertProbeSQL + ` on conflict (bucket_id, name) do update set
+	owner = excluded.owner, owner_id = excluded.owner_id, metadata = excluded.metadata,
+	user_metadata = excluded.user_metadata, version = excluded.version`
+
+// probe asks Postgres whether id may write the row, by writing it and
+// rolling back, all in one round trip.
+func (s *Store) probe(ctx context.Context, id Identity, in PutInput) error {
+	owner, ownerID := ownerColumns(id.Sub)
+	md, _ := json.Marshal(map[string]any{"mimetype": in.ContentType, "contentLength": max(in.Size, 0)})
+	sql := insertProbeSQL
+	if in.Upsert {
+		sql = upsertProbeSQL
+	}
+	var full pgx.Batch
+	full.Queue("begin")
+	if err := s.scope(&full, id); err != nil {
+		return err
+	}
+	full.Queue(sql, in.Bucket, in.Name, owner, ownerID, md, jsonArg(in.UserMetadata))
+	full.Queue("rollback")
+	br := s.pool.SendBatch(ctx, &full)
+	var err error
+	for i := 0; i < 4 && err == nil; i++ {
+		_, err = br.Exec()
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	return mapErr(err)
+}
+
+func jsonArg(j json.RawMessage) any {
+	if len(j) == 0 {
+		return nil
+	}
+	return string(j)
+}
+
+// limitReader fails with EntityTooLarge once more than n bytes were read.
+type limitReader struct {
+	r io.Reader
+	n int64 // bytes still allowed; <0: unlimited
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return l.r.Read(p)
+	}
+	if int64(len(p)) > l.n+1 {
+		p = p[:l.n+1]
+	}
+	n, err := l.r.Read(p)
+	l.n -= int64(n)
+	if l.n < 0 {
+		return n, apierr.New(apierr.EntityTooLarge, "")
+	}
+	return n, err
+}
+
+// PutObject runs the whole write path of DESIGN.md: checks and the RLS
+// probe, the bytes to a new backend key, then one short locked transaction
+// that commits the row and queues the replaced version's bytes for deletion.
+// A non-upsert that finds the key taken at commit fails with
+// ResourceAlreadyExists and its bytes are deleted.
+func (s *Store) PutObject(ctx context.Context, id Identity, in PutInput) (Object, error) {
+	limit, err := s.CheckWrite(ctx, id, in)
+	if err != nil {
+		return Object{}, err
+	}
+	version := uuid.NewString()
+	key := s.BackendKey(in.Bucket, in.Name, version)
+	body := in.Body
+	if body == nil || limit == -1 {
+		body = eofReader{}
+	}
+	lr := &limitReader{r: body, n: limit}
+	if limit <= 0 {
+		lr.n = -1
+	}
+	if limit == -1 {
+		lr.n = 0
+	}
+	info, err := s.be.Put(ctx, key, lr, in.Size, backend.PutOptions{ContentType: in.ContentType, CacheControl: in.CacheControl, MD5: in.MD5})
+	if err != nil {
+		return Object{}, backendErr(err)
+	}
+	if in.Verify != nil {
+		if err := in.Verify(); err != nil {
+			s.deleteBytes(key)
+			return Object{}, err
+		}
+	}
+	m := in.Extra
+	m.ETag, m.Size, m.ContentLength = info.ETag, info.Size, info.Size
+	m.Mimetype, m.CacheControl, m.HTTPStatusCode = in.ContentType, in.CacheControl, 200
+	m.LastModified = info.LastModified.UTC().Format(time.RFC1123)
+	if info.LastModified.IsZero() {
+		m.LastModified = time.Now().UTC().Format(time.RFC1123)
+	}
+	o, err := s.commit(ctx, id, commitInput{bucket: in.Bucket, name: in.Name, version: version,
+		meta: m, user: in.UserMetadata, upsert: in.Upsert})
+	if err != nil {
+		s.deleteBytes(key)
+		return Object{}, err
+	}
+	return o, nil
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// commitInput is the row a write commits.
+type commitInput struct {
+	bucket, name, version string
+	meta                  ObjectMeta
+	user                  json.RawMessage
+	upsert                bool
+	keepID                string // move: the row id to keep
+}
+
+// commitSQL inserts or upserts the row and queues the replaced version's
+// bytes for deletion, in one statement. The advisory lock queued before it
+// makes concurrent writers of one key take turns, so the replaced version
+// read here is always the one being overwritten.
+const commitSQL = `with old as (
+	select version from storage.objects where bucket_id = $1 and name = $2 for update
+), ins as (
+	insert into storage.objects (bucket_id, name, owner, owner_id, metadata, user_metadata, version)
+	values ($1, $2, $3, $4, $5, $6, $7)
+	on conflict (bucket_id, name) do update set
+		owner = excluded.owner, owner_id = excluded.owner_id, metadata = excluded.metadata,
+		user_metadata = excluded.user_metadata, version = excluded.version,
+		last_accessed_at = now()
+		where $8
+	returning ` + objectCols + `
+), q as (
+	insert into storage.gateway_deletions (backend_key)
+	select $9 || version from old where version is not null and version <> '' and exists (select 1 from ins)
+)
+select * from ins`
+
+const lockSQL = `select pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))`
+
+// commit writes the row as service role (the caller's permission was
+// probed before the bytes moved) in one round trip.
+func (s *Store) commit(ctx context.Context, id Identity, c commitInput) (Object, error) {
+	owner, ownerID := ownerColumns(id.Sub)
+	md, err := json.Marshal(c.meta)
+	if err != nil {
+		return Object{}, fmt.Errorf("meta: commit: %w", err)
+	}
+	var o Object
+	b := &pgx.Batch{}
+	b.Queue(lockSQL, c.bucket, c.name)
+	b.Queue(commitSQL, c.bucket, c.name, owner, ownerID, md, jsonArg(c.user), c.version, c.upsert,
+		s.tenant+"/"+c.bucket+"/"+c.name+"/")
+	err = s.Batch(ctx, id.AsService(), b, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		return scanObject(br.QueryRow(), &o)
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return o, apierr.New(apierr.ResourceAlreadyExists, "").WithResource(c.bucket + "/" + c.name)
+	}
+	if err == nil {
+		s.reclaimSoon()
+	}
+	return o, err
+}
+
+// backendErr maps backend sentinels to the catalogue.
+func backendErr(err error) error {
+	var ae *apierr.Error
+	switch {
+	case errors.As(err, &ae):
+		return err
+	case errors.Is(err, backend.ErrNotExist):
+		return apierr.Wrap(apierr.NoSuchKey, err, "")
+	case errors.Is(err, backend.ErrInvalidRange):
+		return apierr.Wrap(apierr.InvalidRange, err, "")
+	case errors.Is(err, backend.ErrPrecondition):
+		return apierr.Wrap(apierr.BadDigest, err, "")
+	case errors.Is(err, context.Canceled):
+		return err
+	}
+	return apierr.Wrap(apierr.Internal, err, "")
+}
