@@ -58,11 +58,19 @@ func scanObject(r pgx.Row, o *Object) error {
 		return err
 	}
 	o.RawMeta, o.UserMetadata = raw, nilIfNull(user)
-	if len(raw) > 0 {
-		_ = json.Unmarshal(raw, &o.Meta) // foreign rows may hold other shapes; keep what parses
-	}
+	o.Meta = parseMeta(raw)
 	o.CreatedAt, o.UpdatedAt, o.LastAccessedAt = deref(created), deref(updated), deref(accessed)
 	return nil
+}
+
+// parseMeta reads the metadata column; rows written by other software may
+// hold other shapes, so whatever parses is kept.
+func parseMeta(raw []byte) ObjectMeta {
+	var m ObjectMeta
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &m)
+	}
+	return m
 }
 
 func nilIfNull(b []byte) json.RawMessage {

@@ -67,8 +67,8 @@ func (s *Store) ReclaimOnce(ctx context.Context, limit int) (int, error) {
 	}
 	var jobs []job
 	b := &pgx.Batch{}
-	b.Queue(`select id, backend_key from storage.gateway_deletions where not_before <= now()
-		order by id limit $1`, limit)
+	b.Queue(`select id, coalesce(backend_key, $2 || '/' || bucket_id || '/' || name || '/' || version)
+		from storage.gateway_deletions where not_before <= now() order by id limit $1`, limit, s.tenant)
 	err := s.Batch(ctx, Service(), b, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {

@@ -229,29 +229,21 @@ type commitInput struct {
 	meta                  ObjectMeta
 	user                  json.RawMessage
 	upsert                bool
-	keepID                string // move: the row id to keep
 }
 
-// commitSQL inserts or upserts the row and queues the replaced version's
-// bytes for deletion, in one statement. The advisory lock queued before it
-// makes concurrent writers of one key take turns, so the replaced version
-// read here is always the one being overwritten.
-const commitSQL = `with old as (
-	select version from storage.objects where bucket_id = $1 and name = $2 for update
-), ins as (
-	insert into storage.objects (bucket_id, name, owner, owner_id, metadata, user_metadata, version)
+// commitSQL inserts or upserts the row in one statement (a non-upsert that
+// finds the key taken returns no row). The trigger of migration 0005 queues
+// the replaced version's bytes for deletion in the same transaction. The
+// advisory lock queued before it makes concurrent writers of one key take
+// turns.
+const commitSQL = `insert into storage.objects (bucket_id, name, owner, owner_id, metadata, user_metadata, version)
 	values ($1, $2, $3, $4, $5, $6, $7)
 	on conflict (bucket_id, name) do update set
 		owner = excluded.owner, owner_id = excluded.owner_id, metadata = excluded.metadata,
 		user_metadata = excluded.user_metadata, version = excluded.version,
 		last_accessed_at = now()
 		where $8
-	returning ` + objectCols + `
-), q as (
-	insert into storage.gateway_deletions (backend_key)
-	select $9 || version from old where version is not null and version <> '' and exists (select 1 from ins)
-)
-select * from ins`
+	returning ` + objectCols
 
 const lockSQL = `select pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))`
 
@@ -266,8 +258,7 @@ func (s *Store) commit(ctx context.Context, id Identity, c commitInput) (Object,
 	var o Object
 	b := &pgx.Batch{}
 	b.Queue(lockSQL, c.bucket, c.name)
-	b.Queue(commitSQL, c.bucket, c.name, owner, ownerID, md, jsonArg(c.user), c.version, c.upsert,
-		s.tenant+"/"+c.bucket+"/"+c.name+"/")
+	b.Queue(commitSQL, c.bucket, c.name, owner, ownerID, md, jsonArg(c.user), c.version, c.upsert)
 	err = s.Batch(ctx, id.AsService(), b, func(br pgx.BatchResults) error {
 		if _, err := br.Exec(); err != nil {
 			return err
