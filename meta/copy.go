@@ -65,7 +65,7 @@ func (s *Store) CopyObject(ctx context.Context, id Identity, in CopyInput) (Obje
 	dst := s.BackendKey(in.DstBucket, in.DstName, version)
 	info, err := s.be.Copy(ctx, s.BackendKey(src.BucketID, src.Name, src.Version), dst)
 	if err != nil {
-		return Object{}, backendErr(err)
+		return Object{}, BackendError(err)
 	}
 	m.ETag, m.Size, m.ContentLength = info.ETag, info.Size, info.Size
 	o, err := s.commit(ctx, id, commitInput{bucket: in.DstBucket, name: in.DstName, version: version,
@@ -97,7 +97,7 @@ func (s *Store) MoveObject(ctx context.Context, id Identity, srcBucket, srcName,
 	version := uuid.NewString()
 	dst := s.BackendKey(dstBucket, dstName, version)
 	if _, err := s.be.Copy(ctx, s.BackendKey(src.BucketID, src.Name, src.Version), dst); err != nil {
-		return Object{}, backendErr(err)
+		return Object{}, BackendError(err)
 	}
 	owner, ownerID := ownerColumns(id.Sub)
 	var o Object

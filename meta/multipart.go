@@ -52,7 +52,7 @@ func (s *Store) CreateUpload(ctx context.Context, id Identity, in PutInput) (Upl
 	backendID, err := s.be.CreateMultipart(ctx, s.BackendKey(in.Bucket, in.Name, u.Version),
 		backend.PutOptions{ContentType: in.ContentType, CacheControl: in.CacheControl})
 	if err != nil {
-		return Upload{}, backendErr(err)
+		return Upload{}, BackendError(err)
 	}
 	// The S3 upload id names the backend's upload and our version, so no
 	// lookup table is needed to map one to the other.
@@ -134,7 +134,7 @@ func (s *Store) PutPart(ctx context.Context, id Identity, bucket, key, uploadID 
 	p, err := s.be.UploadPart(ctx, s.BackendKey(bucket, key, u.Version), backendUploadID(uploadID), n,
 		&limitReader{r: body, n: room}, size)
 	if err != nil {
-		return UploadPart{}, backendErr(err)
+		return UploadPart{}, BackendError(err)
 	}
 	b := &pgx.Batch{}
 	b.Queue(lockSQL, bucket, uploadID)
@@ -227,7 +227,7 @@ func (s *Store) CompleteUpload(ctx context.Context, id Identity, bucket, key, up
 		if errors.Is(err, backend.ErrPrecondition) {
 			return Object{}, apierr.Wrap(apierr.InvalidPart, err, "")
 		}
-		return Object{}, backendErr(err)
+		return Object{}, BackendError(err)
 	}
 	m := u.Meta
 	m.ETag, m.Size, m.ContentLength, m.HTTPStatusCode = info.ETag, info.Size, info.Size, 200
@@ -257,7 +257,7 @@ func (s *Store) AbortUpload(ctx context.Context, id Identity, bucket, key, uploa
 	}
 	if err := s.be.AbortMultipart(ctx, s.BackendKey(bucket, key, u.Version), backendUploadID(uploadID)); err != nil &&
 		!errors.Is(err, backend.ErrNotExist) {
-		return backendErr(err)
+		return BackendError(err)
 	}
 	b := &pgx.Batch{}
 	b.Queue(`delete from storage.s3_multipart_uploads where id = $1`, uploadID)

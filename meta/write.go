@@ -29,10 +29,11 @@ type PutInput struct {
 	Extra ObjectMeta
 	// Limit caps the size below the bucket and global limits (0: none).
 	Limit int64
-	// Verify, when set, is called after the body was read to the end and
-	// before the row is committed; an error aborts the write (checksums
-	// verified by the caller's reader).
-	Verify func() error
+	// Finish, when set, is called after the body was read to the end and
+	// before the row is committed, with the metadata about to be stored: it
+	// may add to it (checksums the caller's reader verified) or fail the
+	// write.
+	Finish func(*ObjectMeta) error
 }
 
 // writeTarget is what the first step of a write learns about the bucket.
@@ -195,15 +196,15 @@ func (s *Store) PutObject(ctx context.Context, id Identity, in PutInput) (Object
 	}
 	info, err := s.be.Put(ctx, key, lr, in.Size, backend.PutOptions{ContentType: in.ContentType, CacheControl: in.CacheControl, MD5: in.MD5})
 	if err != nil {
-		return Object{}, backendErr(err)
+		return Object{}, BackendError(err)
 	}
-	if in.Verify != nil {
-		if err := in.Verify(); err != nil {
+	m := in.Extra
+	if in.Finish != nil {
+		if err := in.Finish(&m); err != nil {
 			s.deleteBytes(key)
 			return Object{}, err
 		}
 	}
-	m := in.Extra
 	m.ETag, m.Size, m.ContentLength = info.ETag, info.Size, info.Size
 	m.Mimetype, m.CacheControl, m.HTTPStatusCode = in.ContentType, in.CacheControl, 200
 	m.LastModified = info.LastModified.UTC().Format(time.RFC1123)
@@ -274,8 +275,9 @@ func (s *Store) commit(ctx context.Context, id Identity, c commitInput) (Object,
 	return o, err
 }
 
-// backendErr maps backend sentinels to the catalogue.
-func backendErr(err error) error {
+// BackendError maps a backend error to the catalogue: the sentinels to
+// their meanings, anything else to Internal (keeping the cause).
+func BackendError(err error) error {
 	var ae *apierr.Error
 	switch {
 	case errors.As(err, &ae):

@@ -73,6 +73,7 @@ const (
 	KeyTooLong
 	RequestTimeout
 	RequestHeaderTooLarge
+	UnableToEmptyBucket
 	codeCount // keep last
 )
 
@@ -146,6 +147,7 @@ var entries = [codeCount]Entry{
 	KeyTooLong:                        {"KeyTooLongError", 400, "InvalidKey", 400, "", 0, "Your key is too long"},
 	RequestTimeout:                    {"RequestTimeout", 400, "RequestTimeout", 408, "", 408, "Your socket connection to the server was not read from or written to within the timeout period."},
 	RequestHeaderTooLarge:             {"RequestHeaderSectionTooLarge", 400, "InvalidRequest", 431, "", 431, "Your request header section exceeds the maximum allowed size."},
+	UnableToEmptyBucket:               {"InvalidRequest", 409, "InvalidRequest", 409, "", 0, "Unable to empty the bucket because it contains too many objects"},
 }
 
 // Lookup returns the wire facts of c; an unknown Code yields Internal's.
