@@ -47,7 +47,7 @@ type Config struct {
 	S3AccessKeyID     string // S3_PROTOCOL_ACCESS_KEY_ID (service role); empty: generated and kept in DataDir
 	S3SecretAccessKey string // S3_PROTOCOL_ACCESS_KEY_SECRET
 	S3Prefix          string // S3_PROTOCOL_PREFIX
-	S3Port            int    // S3_PROTOCOL_PORT; 0: no dedicated listener
+	S3Port            int    // S3_PROTOCOL_PORT; -1 (unset): no dedicated listener; 0: any free port
 	S3VirtualHost     string // STORAGE_S3_VIRTUAL_HOST_DOMAIN
 	EncryptionKey     string // AUTH_ENCRYPTION_KEY; empty: generated and kept in DataDir
 	TrustForwarded    bool   // STORAGE_TRUST_FORWARDED_HEADERS
@@ -120,7 +120,7 @@ func Load(getenv func(string) string) (Config, error) {
 		S3AccessKeyID:     get("S3_PROTOCOL_ACCESS_KEY_ID", ""),
 		S3SecretAccessKey: get("S3_PROTOCOL_ACCESS_KEY_SECRET", ""),
 		S3Prefix:          get("S3_PROTOCOL_PREFIX", "/s3"),
-		S3Port:            int(integer("S3_PROTOCOL_PORT", 0, 0)),
+		S3Port:            int(integer("S3_PROTOCOL_PORT", -1, 0)),
 		S3VirtualHost:     get("STORAGE_S3_VIRTUAL_HOST_DOMAIN", ""),
 		EncryptionKey:     get("AUTH_ENCRYPTION_KEY", ""),
 		TrustForwarded:    boolean("STORAGE_TRUST_FORWARDED_HEADERS", false),
@@ -128,7 +128,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if (c.S3AccessKeyID == "") != (c.S3SecretAccessKey == "") {
 		errs = append(errs, errors.New("S3_PROTOCOL_ACCESS_KEY_ID and S3_PROTOCOL_ACCESS_KEY_SECRET: set both or neither"))
 	}
-	if c.S3Port > 65535 || (c.S3Port != 0 && c.S3Port == c.Port) {
+	if c.S3Port > 65535 || (c.S3Port > 0 && c.S3Port == c.Port) {
 		errs = append(errs, fmt.Errorf("S3_PROTOCOL_PORT: %d is not a free port of its own", c.S3Port))
 	}
 	if c.S3Prefix != "" && (!strings.HasPrefix(c.S3Prefix, "/") || c.S3Prefix == "/" || strings.Contains(c.S3Prefix, "*")) {

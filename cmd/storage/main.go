@@ -24,15 +24,17 @@ import (
 var version = "0.1.0"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// run executes one command; serve returns when ctx ends (SIGINT/SIGTERM).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		args = []string{"serve"}
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	cfg, err := Load(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "storage: configuration:\n%v\n", err)

@@ -225,7 +225,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		Region: cfg.Region, VirtualHostDomain: cfg.S3VirtualHost, ForwardedHost: cfg.TrustForwarded, Logger: log})
 	apps := []*fiber.App{newApp(log, rest, s3, cfg.S3Prefix)}
 	addrs := []string{net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))}
-	if cfg.S3Port != 0 {
+	if cfg.S3Port >= 0 {
 		apps = append(apps, newS3App(log, s3))
 		addrs = append(addrs, net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.S3Port)))
 	}
