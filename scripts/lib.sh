@@ -33,3 +33,19 @@ ensure_go() {
         exit 1
     fi
 }
+
+# The real clients the end-to-end tests drive: Debian's aws cli v2, rclone,
+# s3cmd and curl, and Node.js with npm for @supabase/storage-js.
+ensure_e2e_clients() {
+    local missing=()
+    [ -x /usr/bin/aws ] || missing+=(awscli)
+    command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+    command -v s3cmd >/dev/null 2>&1 || missing+=(s3cmd)
+    command -v curl >/dev/null 2>&1 || missing+=(curl)
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing ${missing[*]} (apt-get)..." >&2
+        apt_install "${missing[@]}"
+    fi
+}
