@@ -90,6 +90,8 @@ var sigv4Codes = map[string]apierr.Code{
 	"ExpiredToken":                      apierr.ExpiredToken,
 	"InvalidToken":                      apierr.InvalidJWT,
 	"EntityTooLarge":                    apierr.EntityTooLarge,
+	"MalformedTrailerError":             apierr.InvalidRequest,
+	"ExpiredRequest":                    apierr.AccessDenied,
 }
 
 func sigv4Code(code string) apierr.Code {
