@@ -135,61 +135,73 @@ const searchStep = `o.name, lower(o.name) as lname,
 	  strpos(substr(o.name, b.plen + 1), '/') > 0 as is_folder,
 	  left(lower(o.name), b.plen + strpos(substr(lower(o.name), b.plen + 1), '/')) as fstart`
 
-// searchRange keeps a probe inside the prefix+search range.
-const searchRange = `o.bucket_id = $1 and lower(o.name) collate "C" >= b.ls
-	  and (b.ub is null or lower(o.name) collate "C" < b.ub) and starts_with(lower(o.name), b.ls)`
+// searchRange keeps the probe of table alias t inside the prefix+search
+// range.
+func searchRange(t string) string {
+	l := `lower(` + t + `.name) collate "C"`
+	return t + `.bucket_id = $1 and ` + l + ` >= b.ls and (b.ub is null or ` + l + ` < b.ub)
+	    and starts_with(lower(` + t + `.name), b.ls)`
+}
 
-// searchAscSQL walks entries in (lower(name), name) byte order; after a
-// folder's first row it jumps to the successor of "seg/". $4 offset, $5
-// offset+limit.
-const searchAscSQL = `with recursive ` + searchBoundsCTE + `,
+// The walks below move from one distinct lower(name) to the next with a
+// probe that orders by the index column alone (so it reads one index entry,
+// whatever the planner's estimates), then take the first name of that
+// lower-case group: a bounded probe even when a folder holds millions of
+// keys. RLS filters every probe, so only visible keys are ever found.
+
+// searchRow returns the row of the lower-case group lname that comes first
+// in dir ("" or " desc") by name.
+func searchRow(lname, dir string) string {
+	return `select ` + searchStep + ` from storage.objects o
+	  where o.bucket_id = $1 and lower(o.name) collate "C" = (` + lname + `)
+	  order by o.name collate "C"` + dir + ` limit 1`
+}
+
+// searchNext returns the next lower-case group in dir after bound.
+func searchNext(bound, dir string) string {
+	return `select lower(n.name) collate "C" from storage.objects n
+	  where ` + searchRange("n") + ` and ` + bound + `
+	  order by lower(n.name) collate "C"` + dir + ` limit 1`
+}
+
+// searchWalkSQL walks the entries from the first (in dir) on: a step after
+// a file takes the next name of its lower-case group, else the next group;
+// a step after a folder skips every key below "seg/". The final select
+// renders names relative to the prefix; folder names come from folder(p).
+// $4 offset, $5 offset+limit.
+func searchWalkSQL(dir, sameGroup, nextBound, folder string) string {
+	return `with recursive ` + searchBoundsCTE + `,
 page (name, lname, is_folder, fstart, n) as (
-	(select ` + searchStep + `, 1 from storage.objects o, b
-	  where ` + searchRange + `
-	  order by lower(o.name) collate "C", o.name collate "C" limit 1)
+	(select x.*, 1 from b cross join lateral (` + searchRow(searchNext("true", dir), dir) + `) x)
 	union all
 	select x.name, x.lname, x.is_folder, x.fstart, p.n + 1 from page p cross join b cross join lateral (
-	  select ` + searchStep + ` from storage.objects o
-	  where ` + searchRange + `
-	    and lower(o.name) collate "C" >= (case when p.is_folder
-	          then left(p.fstart, -1) || '0' else p.lname end)
-	    and (p.is_folder or lower(o.name) collate "C" > p.lname or o.name collate "C" > p.name)
-	  order by lower(o.name) collate "C", o.name collate "C" limit 1) x
+	  select * from ((select ` + searchStep + ` from storage.objects o
+	    where not p.is_folder and o.bucket_id = $1 and lower(o.name) collate "C" = p.lname and ` + sameGroup + `
+	    order by o.name collate "C"` + dir + ` limit 1)
+	  union all (` + searchRow(searchNext(nextBound, dir), dir) + `)) u limit 1) x
 	where p.n < $5
 )
-select case when p.is_folder then split_part(substr(p.name, b.plen + 1), '/', 1)
+select case when p.is_folder then ` + folder + `
 	else substr(p.name, b.plen + 1) end, ` + searchObjectCols + `
 from page p cross join b
 left join storage.objects o on not p.is_folder and o.bucket_id = $1 and o.name = p.name
 where p.n > $4 order by p.n`
+}
+
+// searchAscSQL walks entries in (lower(name), name) byte order.
+var searchAscSQL = searchWalkSQL("", `o.name collate "C" > p.name`,
+	`lower(n.name) collate "C" >= (case when p.is_folder then left(p.fstart, -1) || '0' else p.lname end)
+	    and (p.is_folder or lower(n.name) collate "C" > p.lname)`,
+	`split_part(substr(p.name, b.plen + 1), '/', 1)`)
 
 // searchDescSQL walks the same entries backwards. A folder is reached at
-// its last row; its name is taken from its first row, as the ascending walk
-// shows it, and the walk continues below "seg/".
-const searchDescSQL = `with recursive ` + searchBoundsCTE + `,
-page (name, lname, is_folder, fstart, n) as (
-	(select ` + searchStep + `, 1 from storage.objects o, b
-	  where ` + searchRange + `
-	  order by lower(o.name) collate "C" desc, o.name collate "C" desc limit 1)
-	union all
-	select x.name, x.lname, x.is_folder, x.fstart, p.n + 1 from page p cross join b cross join lateral (
-	  select ` + searchStep + ` from storage.objects o
-	  where ` + searchRange + `
-	    and lower(o.name) collate "C" <= (case when p.is_folder then p.fstart else p.lname end)
-	    and (case when p.is_folder then lower(o.name) collate "C" < p.fstart
-	         else lower(o.name) collate "C" < p.lname or o.name collate "C" < p.name end)
-	  order by lower(o.name) collate "C" desc, o.name collate "C" desc limit 1) x
-	where p.n < $5
-)
-select case when p.is_folder then (
-	  select split_part(substr(f.name, b.plen + 1), '/', 1) from storage.objects f
-	  where f.bucket_id = $1 and lower(f.name) collate "C" >= greatest(p.fstart, b.ls collate "C")
-	    and lower(f.name) collate "C" < left(p.fstart, -1) || '0' and starts_with(lower(f.name), b.ls)
-	  order by lower(f.name) collate "C", f.name collate "C" limit 1)
-	else substr(p.name, b.plen + 1) end, ` + searchObjectCols + `
-from page p cross join b
-left join storage.objects o on not p.is_folder and o.bucket_id = $1 and o.name = p.name
-where p.n > $4 order by p.n`
+// its last key; its name is taken from its first key, as the ascending
+// walk shows it.
+var searchDescSQL = searchWalkSQL(" desc", `o.name collate "C" < p.name`,
+	`lower(n.name) collate "C" < (case when p.is_folder then p.fstart else p.lname end)`,
+	`(select split_part(substr(f.name, b.plen + 1), '/', 1) from (`+
+		strings.ReplaceAll(searchRow(searchNext(`lower(n.name) collate "C" >= p.fstart
+	    and lower(n.name) collate "C" < left(p.fstart, -1) || '0'`, ""), ""), "select "+searchStep, "select o.name")+`) f)`)
 
 const searchObjectCols = `o.id::text, o.bucket_id, o.name, o.owner::text, o.owner_id, o.version,
 	o.metadata, o.user_metadata, o.created_at, o.updated_at, o.last_accessed_at`
