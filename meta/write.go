@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/supagate/storage/backend"
 	"github.com/supagate/storage/meta/apierr"
@@ -45,102 +47,122 @@ type writeTarget struct {
 // bucketForWrite looks the bucket up as service role and derives the size
 // limit: min(global, bucket, caller's).
 func (s *Store) bucketForWrite(ctx context.Context, bucket string, callerLimit int64) (writeTarget, error) {
-	var t writeTarget
+	t, _, err := s.checkBatch(ctx, Service(), PutInput{Bucket: bucket, Limit: callerLimit}, false)
+	return t, err
+}
+
+// checkBatch reads the bucket (as service role) and, when probe is set,
+// runs the RLS permission probe under id, in one round trip. The probe's
+// refusal, if any, is returned as denied so the caller can report the
+// checks in the reference's order.
+func (s *Store) checkBatch(ctx context.Context, id Identity, in PutInput, probe bool) (t writeTarget, denied error, err error) {
 	var limit *int64
+	var found bool
+	var verdict *string
 	b := &pgx.Batch{}
-	b.Queue(`select file_size_limit, allowed_mime_types from storage.buckets where id = $1`, bucket)
-	err := s.Batch(ctx, Service(), b, func(br pgx.BatchResults) error {
-		return br.QueryRow().Scan(&limit, &t.allowed)
-	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return t, apierr.New(apierr.NoSuchBucket, "").WithResource(bucket)
+	if !id.IsService() {
+		b.Queue(roleSQL, RoleService)
 	}
+	b.Queue(`select file_size_limit, allowed_mime_types from storage.buckets where id = $1`, in.Bucket)
+	if probe {
+		owner, ownerID := ownerColumns(id.Sub)
+		md, _ := json.Marshal(map[string]any{"mimetype": in.ContentType, "contentLength": max(in.Size, 0)})
+		if !id.IsService() {
+			b.Queue(roleSQL, id.Role)
+		}
+		b.Queue(`select storage.gateway_probe_write($1, $2, $3, $4, $5, $6, $7)`,
+			in.Bucket, in.Name, owner, ownerID, md, jsonArg(in.UserMetadata), in.Upsert)
+	}
+	err = s.Batch(ctx, id, b, func(br pgx.BatchResults) error {
+		if !id.IsService() {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		switch err := br.QueryRow().Scan(&limit, &t.allowed); {
+		case err == nil:
+			found = true
+		case !errors.Is(err, pgx.ErrNoRows):
+			return err
+		}
+		if !probe {
+			return nil
+		}
+		if !id.IsService() {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		return br.QueryRow().Scan(&verdict)
+	})
 	if err != nil {
-		return t, err
+		return t, nil, err
+	}
+	if !found {
+		return t, nil, apierr.New(apierr.NoSuchBucket, "").WithResource(in.Bucket)
 	}
 	t.limit = s.opts.FileSizeLimit
 	if limit != nil && *limit > 0 && (t.limit <= 0 || *limit < t.limit) {
 		t.limit = *limit
 	}
-	if callerLimit > 0 && (t.limit <= 0 || callerLimit < t.limit) {
-		t.limit = callerLimit
+	if in.Limit > 0 && (t.limit <= 0 || in.Limit < t.limit) {
+		t.limit = in.Limit
 	}
-	return t, nil
+	if verdict != nil {
+		denied = probeError(*verdict)
+	}
+	return t, denied, nil
+}
+
+// probeError turns the probe's "<sqlstate>:<message>" into a catalogue error.
+func probeError(v string) error {
+	state, msg, _ := strings.Cut(v, ":")
+	return mapErr(&pgconn.PgError{Code: state, Message: msg})
 }
 
 // CheckWrite runs the checks that precede a write's bytes: bucket, key,
 // size, mime type and the RLS permission probe under the caller's identity
 // (the real INSERT, or INSERT … ON CONFLICT DO UPDATE for an upsert, rolled
-// back). It returns the effective size limit. TUS and signed-upload
-// creation use it on its own.
+// back), all in one round trip. It returns the effective size limit (-1:
+// the object may hold no bytes). TUS and signed-upload creation use it on
+// its own.
 func (s *Store) CheckWrite(ctx context.Context, id Identity, in PutInput) (int64, error) {
 	if err := ValidKey(in.Name); err != nil {
 		return 0, err
 	}
-	t, err := s.bucketForWrite(ctx, in.Bucket, in.Limit)
+	// The service role passes RLS; its probe only finds a taken key early,
+	// which matters for inserts alone.
+	probe := !id.IsService() || !in.Upsert
+	t, denied, err := s.checkBatch(ctx, id, in, probe)
 	if err != nil {
 		return 0, err
 	}
 	if isPlaceholder(in.Name) {
-		t.limit = 0
 		if in.Size > 0 {
 			return 0, apierr.New(apierr.EntityTooLarge, "")
 		}
-	} else {
-		if t.limit > 0 && in.Size > t.limit {
-			return 0, apierr.New(apierr.EntityTooLarge, "")
-		}
-		if err := CheckMime(t.allowed, in.ContentType); err != nil {
-			return 0, err
-		}
+		return -1, denied
 	}
-	if !id.IsService() {
-		if err := s.probe(ctx, id, in); err != nil {
-			return 0, err
-		}
+	if t.limit > 0 && in.Size > t.limit {
+		return 0, apierr.New(apierr.EntityTooLarge, "")
 	}
-	if isPlaceholder(in.Name) {
-		return -1, nil // no bytes at all
+	if err := CheckMime(t.allowed, in.ContentType); err != nil {
+		return 0, err
 	}
-	return t.limit, nil
+	return t.limit, denied
 }
 
 func isPlaceholder(name string) bool {
 	return len(name) >= len(placeholderSuffix) && name[len(name)-len(placeholderSuffix):] == placeholderSuffix
 }
 
-const insertProbeSQL = `insert into storage.objects (bucket_id, name, owner, owner_id, metadata, user_metadata, version)
-	values ($1, $2, $3, $4, $5, $6, '1')`
-
-const upsertProbeSQL = insertProbeSQL + ` on conflict (bucket_id, name) do update set
-	owner = excluded.owner, owner_id = excluded.owner_id, metadata = excluded.metadata,
-	user_metadata = excluded.user_metadata, version = excluded.version`
-
-// probe asks Postgres whether id may write the row, by writing it and
-// rolling back, all in one round trip.
+// probe asks Postgres whether id may write the row (one round trip).
 func (s *Store) probe(ctx context.Context, id Identity, in PutInput) error {
-	owner, ownerID := ownerColumns(id.Sub)
-	md, _ := json.Marshal(map[string]any{"mimetype": in.ContentType, "contentLength": max(in.Size, 0)})
-	sql := insertProbeSQL
-	if in.Upsert {
-		sql = upsertProbeSQL
-	}
-	var full pgx.Batch
-	full.Queue("begin")
-	if err := s.scope(&full, id); err != nil {
+	_, denied, err := s.checkBatch(ctx, id, in, true)
+	if err != nil {
 		return err
 	}
-	full.Queue(sql, in.Bucket, in.Name, owner, ownerID, md, jsonArg(in.UserMetadata))
-	full.Queue("rollback")
-	br := s.pool.SendBatch(ctx, &full)
-	var err error
-	for i := 0; i < 4 && err == nil; i++ {
-		_, err = br.Exec()
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	return mapErr(err)
+	return denied
 }
 
 func jsonArg(j json.RawMessage) any {

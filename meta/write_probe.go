@@ -13,8 +13,5 @@ func (s *Store) ProbeWrite(ctx context.Context, id Identity, in PutInput) error 
 	if err := ValidKey(in.Name); err != nil {
 		return err
 	}
-	if _, err := s.bucketForWrite(ctx, in.Bucket, 0); err != nil {
-		return err
-	}
 	return s.probe(ctx, id, in)
 }
