@@ -117,19 +117,14 @@ func (s *Store) ListBuckets(ctx context.Context, id Identity, q BucketQuery) ([]
 	b := &pgx.Batch{}
 	b.Queue(sql, q.Search, max(q.Offset, 0))
 	err := s.Batch(ctx, id, b, func(br pgx.BatchResults) error {
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(br, func(rows pgx.Rows) error {
 			var bk Bucket
 			if err := scanBucket(rows, &bk); err != nil {
 				return err
 			}
 			out = append(out, bk)
-		}
-		return rows.Err()
+			return nil
+		})
 	})
 	return out, err
 }

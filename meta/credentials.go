@@ -99,19 +99,14 @@ func (s *Store) ListCredentials(ctx context.Context) ([]Credential, error) {
 	b := &pgx.Batch{}
 	b.Queue(`select id::text, access_key, claims, description, created_at from storage.gateway_s3_credentials order by created_at`)
 	err := s.Batch(ctx, Service(), b, func(br pgx.BatchResults) error {
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(br, func(rows pgx.Rows) error {
 			var c Credential
 			if err := rows.Scan(&c.ID, &c.AccessKey, &c.Claims, &c.Description, &c.CreatedAt); err != nil {
 				return err
 			}
 			out = append(out, c)
-		}
-		return rows.Err()
+			return nil
+		})
 	})
 	return out, err
 }

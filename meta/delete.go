@@ -39,18 +39,13 @@ func (s *Store) DeleteObject(ctx context.Context, id Identity, bucket, name stri
 				return err
 			}
 		}
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(br, func(rows pgx.Rows) error {
 			if err := scanObject(rows, &o); err != nil {
 				return err
 			}
 			deleted = true
-		}
-		return rows.Err()
+			return nil
+		})
 	})
 	switch {
 	case err != nil:

@@ -27,19 +27,14 @@ func (s *Store) VisibleNames(ctx context.Context, id Identity, bucket string, na
 	b := &pgx.Batch{}
 	b.Queue(`select name from storage.objects where bucket_id = $1 and name = any($2)`, bucket, names)
 	err := s.Batch(ctx, id, b, func(br pgx.BatchResults) error {
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(br, func(rows pgx.Rows) error {
 			var n string
 			if err := rows.Scan(&n); err != nil {
 				return err
 			}
 			seen[n] = true
-		}
-		return rows.Err()
+			return nil
+		})
 	})
 	return seen, err
 }

@@ -163,19 +163,14 @@ func (s *Store) ListUploadParts(ctx context.Context, id Identity, bucket, key, u
 	b.Queue(`select part_number, etag, size, created_at from storage.s3_multipart_uploads_parts
 		where upload_id = $1 and part_number > $2 order by part_number limit $3`, uploadID, marker, max+1)
 	err := s.Batch(ctx, Service(), b, func(br pgx.BatchResults) error {
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(br, func(rows pgx.Rows) error {
 			var p UploadPart
 			if err := rows.Scan(&p.Number, &p.ETag, &p.Size, &p.LastModified); err != nil {
 				return err
 			}
 			parts = append(parts, p)
-		}
-		return rows.Err()
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, false, err
@@ -284,19 +279,14 @@ func (s *Store) ListUploads(ctx context.Context, id Identity, q UploadList) ([]U
 		order by key, created_at, id limit $7`,
 		q.Bucket, q.Prefix, q.KeyMarker, q.UploadIDMarker, id.IsService(), id.Sub, q.Max+1)
 	err := s.Batch(ctx, Service(), b, func(br pgx.BatchResults) error {
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(br, func(rows pgx.Rows) error {
 			u := Upload{Bucket: q.Bucket}
 			if err := rows.Scan(&u.ID, &u.Key, &u.Version, &u.OwnerID, &u.CreatedAt); err != nil {
 				return err
 			}
 			out = append(out, u)
-		}
-		return rows.Err()
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, false, err

@@ -70,19 +70,14 @@ func (s *Store) ReclaimOnce(ctx context.Context, limit int) (int, error) {
 	b.Queue(`select id, coalesce(backend_key, $2 || '/' || bucket_id || '/' || name || '/' || version)
 		from storage.gateway_deletions where not_before <= now() order by id limit $1`, limit, s.tenant)
 	err := s.Batch(ctx, Service(), b, func(br pgx.BatchResults) error {
-		rows, err := br.Query()
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(br, func(rows pgx.Rows) error {
 			var j job
 			if err := rows.Scan(&j.id, &j.key); err != nil {
 				return err
 			}
 			jobs = append(jobs, j)
-		}
-		return rows.Err()
+			return nil
+		})
 	})
 	if err != nil || len(jobs) == 0 {
 		return 0, err

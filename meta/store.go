@@ -306,3 +306,18 @@ func (s *Store) Batch(ctx context.Context, id Identity, b *pgx.Batch, fn func(pg
 	}
 	return mapErr(err)
 }
+
+// eachRow reads the next result of br as rows and calls fn for each.
+func eachRow(br pgx.BatchResults, fn func(pgx.Rows) error) error {
+	rows, err := br.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
