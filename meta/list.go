@@ -79,7 +79,11 @@ const listStep = `case when $4 <> '' and strpos(substr(o.name, $5 + 1), $4) > 0
 		else o.name end as name,
 	($4 <> '' and strpos(substr(o.name, $5 + 1), $4) > 0) as is_prefix`
 
-const listFinal = `select p.is_prefix, p.name, ` + prefixedObjectCols + `
+// listFinal joins the walked names back to their rows. ETag, size and
+// mime type are read as columns: listings decode no JSON per row.
+const listFinal = `select p.is_prefix, p.name, ` + prefixedObjectCols + `,
+	o.metadata->>'eTag', case when jsonb_typeof(o.metadata->'size') = 'number'
+		then (o.metadata->>'size')::numeric::bigint end, o.metadata->>'mimetype'
 from page p left join storage.objects o on not p.is_prefix and o.bucket_id = $1 and o.name = p.name
 order by p.n`
 
@@ -113,10 +117,28 @@ func (s *Store) ListObjects(ctx context.Context, id Identity, q ListQuery) (List
 	if !q.Desc && gt < q.Prefix && ge < q.Prefix {
 		ge = q.Prefix
 	}
+	// The bucket is looked up as service role in the same round trip, so a
+	// missing bucket is NoSuchBucket and not an empty page.
+	var exists bool
 	b := &pgx.Batch{}
+	b.Queue(roleSQL, RoleService)
+	b.Queue(`select exists (select 1 from storage.buckets where id = $1)`, q.Bucket)
+	b.Queue(roleSQL, id.Role)
 	b.Queue(sql, q.Bucket, q.Prefix, successor(q.Prefix), q.Delimiter, utf8.RuneCountInString(q.Prefix),
 		gt, ge, q.MaxKeys+1)
 	err := s.Batch(ctx, id, b, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+		if err := br.QueryRow().Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return apierr.New(apierr.NoSuchBucket, "").WithResource(q.Bucket)
+		}
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
 		rows, err := br.Query()
 		if err != nil {
 			return err
@@ -147,8 +169,10 @@ func scanListRow(rows pgx.Rows, res *ListResult) error {
 	var bucket, oname *string
 	var version *string
 	var created, updated, accessed *time.Time
+	var etag, mime *string
+	var size *int64
 	err := rows.Scan(&isPrefix, &name, &id, &bucket, &oname, &o.Owner, &o.OwnerID, &version, &raw, &user,
-		&created, &updated, &accessed)
+		&created, &updated, &accessed, &etag, &size, &mime)
 	if err != nil {
 		return err
 	}
@@ -165,7 +189,7 @@ func scanListRow(rows pgx.Rows, res *ListResult) error {
 		o.Version = *version
 	}
 	o.RawMeta, o.UserMetadata = raw, nilIfNull(user)
-	o.Meta = parseMeta(raw)
+	o.Meta.ETag, o.Meta.Size, o.Meta.Mimetype = deref(etag), deref(size), deref(mime)
 	o.CreatedAt, o.UpdatedAt, o.LastAccessedAt = deref(created), deref(updated), deref(accessed)
 	res.Objects = append(res.Objects, o)
 	return nil

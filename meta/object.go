@@ -50,11 +50,15 @@ type Object struct {
 const objectCols = `id::text, bucket_id, name, owner::text, owner_id, coalesce(version, ''), metadata,
 	user_metadata, created_at, updated_at, last_accessed_at`
 
-func scanObject(r pgx.Row, o *Object) error {
+func scanObject(r pgx.Row, o *Object) error { return scanObjectAnd(r, o) }
+
+// scanObjectAnd scans objectCols followed by the extra columns into more.
+func scanObjectAnd(r pgx.Row, o *Object, more ...any) error {
 	var raw, user []byte
 	var created, updated, accessed *time.Time
-	if err := r.Scan(&o.ID, &o.BucketID, &o.Name, &o.Owner, &o.OwnerID, &o.Version, &raw, &user,
-		&created, &updated, &accessed); err != nil {
+	dest := append([]any{&o.ID, &o.BucketID, &o.Name, &o.Owner, &o.OwnerID, &o.Version, &raw, &user,
+		&created, &updated, &accessed}, more...)
+	if err := r.Scan(dest...); err != nil {
 		return err
 	}
 	o.RawMeta, o.UserMetadata = raw, nilIfNull(user)
@@ -80,11 +84,13 @@ func nilIfNull(b []byte) json.RawMessage {
 	return b
 }
 
-func deref(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
+// deref returns *p, or T's zero value for nil.
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
 	}
-	return *t
+	return *p
 }
 
 // BackendKey is where the bytes of one version of an object live.

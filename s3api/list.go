@@ -104,15 +104,15 @@ func (h *Handler) listObjects(k *call) error {
 	default:
 		lq.StartAfter = q.Get("marker")
 	}
-	if _, err := h.opts.Store.GetBucket(k.c.UserContext(), meta.Service(), k.op.Bucket); err != nil {
+	if maxKeys == 0 {
+		lq.MaxKeys = 1 // still answers NoSuchBucket; the page itself is dropped
+	}
+	res, err := h.opts.Store.ListObjects(k.c.UserContext(), k.id, lq)
+	if err != nil {
 		return err
 	}
-	res := meta.ListResult{}
-	if maxKeys > 0 {
-		var err error
-		if res, err = h.opts.Store.ListObjects(k.c.UserContext(), k.id, lq); err != nil {
-			return err
-		}
+	if maxKeys == 0 {
+		res = meta.ListResult{Truncated: len(res.Objects)+len(res.Prefixes) > 0}
 	}
 	encode := func(s string) string {
 		if enc == "url" {
