@@ -151,3 +151,24 @@ type Lister interface {
 	// error and returns it.
 	List(ctx context.Context, prefix string, fn func(key string, modified time.Time) error) error
 }
+
+// Janitor is implemented by backends that keep bytes outside their keys:
+// files of writes in progress and multipart uploads. A crash can leave
+// either behind; the sweeper calls these so that nothing is kept forever.
+type Janitor interface {
+	// CleanTemp removes what writes that started before before left behind
+	// without completing. Writes in progress MUST be untouched when before
+	// lies further in the past than any write lasts.
+	CleanTemp(before time.Time) error
+	// CleanUploads removes multipart uploads last touched before before,
+	// with their parts.
+	CleanUploads(before time.Time) error
+}
+
+// KeyLimiter is implemented by backends whose keys have a length limit
+// (S3: 1024 bytes). Writes whose backend key would exceed it are refused
+// up front as a client error instead of failing in the backend.
+type KeyLimiter interface {
+	// MaxKeyBytes returns the longest key the backend accepts, in bytes.
+	MaxKeyBytes() int
+}

@@ -71,7 +71,7 @@ func (s *Store) CopyObject(ctx context.Context, id Identity, in CopyInput) (Obje
 	o, err := s.commit(ctx, id, commitInput{bucket: in.DstBucket, name: in.DstName, version: version,
 		meta: m, user: user, upsert: in.Upsert})
 	if err != nil {
-		s.deleteBytes(dst)
+		s.discardAfter(err, dst)
 		return Object{}, err
 	}
 	return o, nil
@@ -82,7 +82,7 @@ func (s *Store) CopyObject(ctx context.Context, id Identity, in CopyInput) (Obje
 // needs SELECT and UPDATE on it. The destination must not exist: a move
 // never overwrites.
 func (s *Store) MoveObject(ctx context.Context, id Identity, srcBucket, srcName, dstBucket, dstName string) (Object, error) {
-	if err := ValidKey(dstName); err != nil {
+	if err := s.validName(dstBucket, dstName); err != nil {
 		return Object{}, err
 	}
 	src, err := s.GetObject(ctx, id, ReadRLS, srcBucket, srcName)
@@ -114,7 +114,7 @@ func (s *Store) MoveObject(ctx context.Context, id Identity, srcBucket, srcName,
 		return scanObject(br.QueryRow(), &o)
 	})
 	if err != nil {
-		s.deleteBytes(dst)
+		s.discardAfter(err, dst)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Invisible to UPDATE policies, or replaced meanwhile.
 			return Object{}, apierr.New(apierr.NoSuchKey, "").WithResource(srcBucket + "/" + srcName)

@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 
@@ -24,6 +25,8 @@ var sqlstates = map[string]apierr.Code{
 	"42703": apierr.DatabaseSchemaMismatch, // undefined_column
 	"42P01": apierr.DatabaseSchemaMismatch, // undefined_table
 	"22P02": apierr.InvalidParameter,       // invalid_text_representation
+	"22021": apierr.InvalidRequest,         // character_not_in_repertoire (a NUL or invalid UTF-8 in a name)
+	"22P05": apierr.InvalidRequest,         // untranslatable_character
 	"53300": apierr.SlowDown,               // too_many_connections
 	"57P01": apierr.DatabaseUnavailable,    // admin_shutdown
 	"57P02": apierr.DatabaseUnavailable,    // crash_shutdown
@@ -78,7 +81,10 @@ func mapErr(err error) error {
 	}
 	var ne net.Error
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+	// A connection Postgres closed mid-answer (a crash, a restart) reads
+	// as an unexpected EOF.
+	lost := errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)
+	if lost || errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
 		return apierr.Wrap(apierr.DatabaseUnavailable, err, "")
 	}
 	return apierr.Wrap(apierr.Internal, err, "")

@@ -132,7 +132,7 @@ func (s *Store) PutPart(ctx context.Context, id Identity, bucket, key, uploadID 
 		}
 	}
 	p, err := s.be.UploadPart(ctx, s.BackendKey(bucket, key, u.Version), backendUploadID(uploadID), n,
-		&limitReader{r: body, n: room}, size)
+		&limitReader{r: declared(body, size), n: room}, size)
 	if err != nil {
 		return UploadPart{}, BackendError(err)
 	}
@@ -233,7 +233,7 @@ func (s *Store) CompleteUpload(ctx context.Context, id Identity, bucket, key, up
 	}
 	o, err := s.commit(ctx, commitID, commitInput{bucket: bucket, name: key, version: u.Version, meta: m, user: u.User, upsert: upsert})
 	if err != nil {
-		s.deleteBytes(s.BackendKey(bucket, key, u.Version))
+		s.discardAfter(err, s.BackendKey(bucket, key, u.Version))
 		return Object{}, err
 	}
 	b := &pgx.Batch{}

@@ -149,7 +149,12 @@ func (s *Store) GetObject(ctx context.Context, id Identity, access ReadAccess, b
 		}
 		if found != nil {
 			if err := scanObject(br.QueryRow(), &o); err != nil {
-				return err
+				if !errors.Is(err, pgx.ErrNoRows) {
+					return err
+				}
+				// Deleted between the two statements: each sees the
+				// data committed when it starts.
+				found = nil
 			}
 		} else if _, err := br.Exec(); err != nil {
 			return err

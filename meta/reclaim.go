@@ -2,10 +2,43 @@ package meta
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/supagate/storage/meta/apierr"
 )
+
+// discardAfter handles the bytes of a write whose commit failed with err.
+// When the commit certainly did not happen they are deleted at once. When
+// its outcome is unknown (the answer was lost to a timeout or a broken
+// connection after the commit was sent) the row may exist: the bytes stay,
+// and the sweeper deletes them after its grace period if no row refers to
+// them. Deleting them here could leave a committed row without bytes.
+func (s *Store) discardAfter(err error, key string) {
+	if refused(err) {
+		s.deleteBytes(key)
+		return
+	}
+	s.log.Warn("commit outcome unknown; the bytes stay for the sweeper", "key", key, "err", err)
+}
+
+// refused reports whether a failed unit of work certainly changed nothing:
+// Postgres answered with an error, the statement ran and found nothing to
+// do, the request never left, or we refused it ourselves.
+func refused(err error) bool {
+	var pe *pgconn.PgError
+	var ae *apierr.Error
+	switch {
+	case errors.As(err, &pe), errors.Is(err, pgx.ErrNoRows), pgconn.SafeToRetry(err):
+		return true
+	case errors.As(err, &ae) && ae.Err == nil:
+		return true
+	}
+	return false
+}
 
 // deleteBytes removes bytes that no row refers to (a failed or refused
 // write). When that fails the key is queued, so the sweeper finishes it.

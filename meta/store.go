@@ -105,7 +105,22 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return mapErr(s.pool.Ping(ctx))
+}
+
+// workSlack is what a unit of work may take beyond the statement timeout:
+// the round trips and, when the pool has none idle, a new connection.
+const workSlack = time.Second
+
+// bound limits one unit of work on the client side. The server's
+// statement_timeout ends a slow statement, but not a server that stopped
+// answering (a frozen host, a lost network path, a pool waiting for a
+// connection that never comes): without this bound a request would wait
+// for ever. The error is DatabaseTimeout, a 503 on both fronts.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.opts.StatementTimeout+workSlack)
 }
 
 // scopeSQL starts every unit of work: the same settings Supabase Storage
@@ -248,6 +263,8 @@ func (t *Tx) SetRole(role string) {
 // InTx runs fn in one transaction scoped to id, and commits when fn returns
 // nil. BEGIN and the scope statement are pipelined with fn's first statement.
 func (s *Store) InTx(ctx context.Context, id Identity, fn func(*Tx) error) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return mapErr(err)
@@ -293,6 +310,8 @@ func (s *Store) Batch(ctx context.Context, id Identity, b *pgx.Batch, fn func(pg
 		return err
 	}
 	full.QueuedQueries = append(full.QueuedQueries, b.QueuedQueries...)
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	br := s.pool.SendBatch(ctx, &full)
 	_, err := br.Exec()
 	if err == nil && fn != nil {

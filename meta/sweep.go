@@ -27,6 +27,10 @@ type SweepOptions struct {
 	Grace time.Duration
 	// UploadTTL aborts multipart uploads older than this. 0 means 7 days.
 	UploadTTL time.Duration
+	// KeysPerSecond paces the walk over the backend's keys (and so the
+	// queries and deletions it causes), for sweeps that run beside live
+	// traffic. 0 means as fast as possible.
+	KeysPerSecond int
 }
 
 // Sweep finishes queued deletions, aborts stale multipart uploads and
@@ -54,15 +58,34 @@ func (s *Store) Sweep(ctx context.Context, o SweepOptions) (SweepStats, error) {
 	if err := s.abortStaleUploads(ctx, o.UploadTTL, &st); err != nil {
 		return st, err
 	}
+	expired, tusErr := s.ExpireTUS(ctx)
+	st.StaleUploads += expired
+	if tusErr != nil {
+		return st, tusErr
+	}
+	cutoff := time.Now().Add(-o.Grace)
+	if j, ok := s.be.(backend.Janitor); ok {
+		// Leftovers of writes and uploads a crash cut off: no row can
+		// refer to them.
+		if err := j.CleanTemp(cutoff); err != nil {
+			return st, err
+		}
+		if err := j.CleanUploads(time.Now().Add(-o.UploadTTL)); err != nil {
+			return st, err
+		}
+	}
 	l, ok := s.be.(backend.Lister)
 	if !ok {
 		return st, nil
 	}
-	cutoff := time.Now().Add(-o.Grace)
 	var batch []string
+	pace := newPacer(o.KeysPerSecond)
 	flush := func() error {
 		err := s.deleteUnreferenced(ctx, batch, &st)
 		batch = batch[:0]
+		if err == nil {
+			err = pace.wait(ctx, st.Scanned)
+		}
 		return err
 	}
 	err := l.List(ctx, s.tenant+"/", func(key string, modified time.Time) error {
@@ -72,8 +95,11 @@ func (s *Store) Sweep(ctx context.Context, o SweepOptions) (SweepStats, error) {
 			return nil
 		}
 		batch = append(batch, key)
-		if len(batch) == 1000 {
+		if len(batch) == sweepBatch {
 			return flush()
+		}
+		if st.Scanned%sweepBatch == 0 {
+			return pace.wait(ctx, st.Scanned)
 		}
 		return nil
 	})
@@ -81,6 +107,37 @@ func (s *Store) Sweep(ctx context.Context, o SweepOptions) (SweepStats, error) {
 		err = flush()
 	}
 	return st, err
+}
+
+// sweepBatch is how many keys one query checks.
+const sweepBatch = 1000
+
+// pacer keeps a walk at or below a rate of keys per second.
+type pacer struct {
+	rate  int
+	start time.Time
+}
+
+func newPacer(rate int) pacer { return pacer{rate: rate, start: time.Now()} }
+
+// wait sleeps until n keys are within the rate, or ctx ends.
+func (p pacer) wait(ctx context.Context, n int) error {
+	if p.rate <= 0 {
+		return nil
+	}
+	due := p.start.Add(time.Duration(float64(n) / float64(p.rate) * float64(time.Second)))
+	d := time.Until(due)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // splitKey parses "<tenant>/<bucket>/<name>/<version>".
@@ -112,7 +169,9 @@ func (s *Store) deleteUnreferenced(ctx context.Context, keys []string, st *Sweep
 	q := &pgx.Batch{}
 	q.Queue(`select t.b, t.n, t.v from unnest($1::text[], $2::text[], $3::text[]) as t(b, n, v)
 		where exists (select 1 from storage.objects o where o.bucket_id = t.b and o.name = t.n and o.version = t.v)
-		   or exists (select 1 from storage.s3_multipart_uploads u where u.bucket_id = t.b and u.key = t.n and u.version = t.v)`,
+		   or exists (select 1 from storage.s3_multipart_uploads u where u.bucket_id = t.b and u.key = t.n and u.version = t.v)
+		   or exists (select 1 from storage.gateway_tus_uploads u where u.bucket_id = t.b and u.name = t.n
+		              and u.completed_at is null and t.v in (u.version, u.tail_version))`,
 		bs, ns, vs)
 	err := s.Batch(ctx, Service(), q, func(br pgx.BatchResults) error {
 		rows, err := br.Query()

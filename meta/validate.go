@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/supagate/storage/backend"
 	"github.com/supagate/storage/meta/apierr"
 )
 
@@ -44,6 +45,21 @@ func ValidKey(name string) error {
 	for _, seg := range strings.Split(name, "/") {
 		if seg == "." || seg == ".." {
 			return apierr.Newf(apierr.InvalidKey, "Invalid key: %s", name)
+		}
+	}
+	return nil
+}
+
+// validName checks name as ValidKey does and, when the backend limits the
+// length of its keys, that the key the bytes would get fits.
+func (s *Store) validName(bucket, name string) error {
+	if err := ValidKey(name); err != nil {
+		return err
+	}
+	if l, ok := s.be.(backend.KeyLimiter); ok {
+		// A version is a UUID: 36 bytes.
+		if n := len(s.BackendKey(bucket, name, "00000000-0000-0000-0000-000000000000")); n > l.MaxKeyBytes() {
+			return apierr.Newf(apierr.KeyTooLong, "Invalid key: at most %d bytes in this bucket with this backend", len(name)-(n-l.MaxKeyBytes()))
 		}
 	}
 	return nil

@@ -127,7 +127,7 @@ func probeError(v string) error {
 // the object may hold no bytes). TUS and signed-upload creation use it on
 // its own.
 func (s *Store) CheckWrite(ctx context.Context, id Identity, in PutInput) (int64, error) {
-	if err := ValidKey(in.Name); err != nil {
+	if err := s.validName(in.Bucket, in.Name); err != nil {
 		return 0, err
 	}
 	// The service role passes RLS; its probe only finds a taken key early,
@@ -209,7 +209,7 @@ func (s *Store) PutObject(ctx context.Context, id Identity, in PutInput) (Object
 	if body == nil || limit == -1 {
 		body = eofReader{}
 	}
-	lr := &limitReader{r: body, n: limit}
+	lr := &limitReader{r: declared(body, in.Size), n: limit}
 	if limit <= 0 {
 		lr.n = -1
 	}
@@ -236,10 +236,34 @@ func (s *Store) PutObject(ctx context.Context, id Identity, in PutInput) (Object
 	o, err := s.commit(ctx, id, commitInput{bucket: in.Bucket, name: in.Name, version: version,
 		meta: m, user: in.UserMetadata, upsert: in.Upsert})
 	if err != nil {
-		s.deleteBytes(key)
+		s.discardAfter(err, key)
 		return Object{}, err
 	}
 	return o, nil
+}
+
+// declared returns body checked against the size its client declared: a
+// body that ends short fails with IncompleteBody, the client's fault (a
+// client that went away mid-upload), not the backend's.
+func declared(body io.Reader, size int64) io.Reader {
+	if size < 0 {
+		return body
+	}
+	return &sizedBody{r: body, left: size}
+}
+
+type sizedBody struct {
+	r    io.Reader
+	left int64
+}
+
+func (b *sizedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if err == io.EOF && b.left > 0 {
+		err = apierr.Newf(apierr.IncompleteBody, "The body ended %d bytes short of its declared length", b.left)
+	}
+	return n, err
 }
 
 type eofReader struct{}
@@ -266,7 +290,7 @@ const commitSQL = `insert into storage.objects (bucket_id, name, owner, owner_id
 		user_metadata = excluded.user_metadata, version = excluded.version,
 		last_accessed_at = now()
 		where $8
-	returning ` + objectCols
+	returning ` + objectCols + `, xmax <> 0`
 
 const lockSQL = `select pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))`
 
@@ -279,6 +303,7 @@ func (s *Store) commit(ctx context.Context, id Identity, c commitInput) (Object,
 		return Object{}, fmt.Errorf("meta: commit: %w", err)
 	}
 	var o Object
+	var replaced bool // xmax is set on the conflict (update) path
 	b := &pgx.Batch{}
 	b.Queue(lockSQL, c.bucket, c.name)
 	b.Queue(commitSQL, c.bucket, c.name, owner, ownerID, md, jsonArg(c.user), c.version, c.upsert)
@@ -286,12 +311,13 @@ func (s *Store) commit(ctx context.Context, id Identity, c commitInput) (Object,
 		if _, err := br.Exec(); err != nil {
 			return err
 		}
-		return scanObject(br.QueryRow(), &o)
+		return scanObjectAnd(br.QueryRow(), &o, &replaced)
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return o, apierr.New(apierr.ResourceAlreadyExists, "").WithResource(c.bucket + "/" + c.name)
 	}
-	if err == nil {
+	if err == nil && replaced {
+		// The trigger queued the replaced version's bytes.
 		s.reclaimSoon()
 	}
 	return o, err

@@ -10,7 +10,7 @@ import "context"
 // existing key without upsert fails (ResourceAlreadyExists) as in the
 // reference.
 func (s *Store) ProbeWrite(ctx context.Context, id Identity, in PutInput) error {
-	if err := ValidKey(in.Name); err != nil {
+	if err := s.validName(in.Bucket, in.Name); err != nil {
 		return err
 	}
 	return s.probe(ctx, id, in)

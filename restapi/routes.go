@@ -38,11 +38,21 @@ type Options struct {
 	// Cache-Control of downloads that carried an If-None-Match (0: never).
 	SMaxAge int
 	Now     func() time.Time // injected clock; nil means time.Now
+	// TUSPartSize is the largest backend part a resumable upload's chunk
+	// is cut into (TUS_PART_SIZE); 0 means meta.DefaultTUSPartSize.
+	TUSPartSize int64
+	// TUSExpiry is how long a resumable upload lives after its last
+	// change (TUS_URL_EXPIRY_MS); 0 means meta.DefaultTUSExpiry.
+	TUSExpiry time.Duration
+	// TrustForwarded builds TUS Location headers from X-Forwarded-Proto,
+	// -Host and -Prefix (STORAGE_TRUST_FORWARDED_HEADERS).
+	TrustForwarded bool
 }
 
 // Handler serves the REST routes.
 type Handler struct {
 	opts Options
+	tus  *tusFront // nil without a Store
 }
 
 // New returns a Handler.
@@ -56,7 +66,15 @@ func New(o Options) *Handler {
 	if o.SignedUploadExpiry <= 0 {
 		o.SignedUploadExpiry = 60 * time.Second
 	}
-	return &Handler{opts: o}
+	h := &Handler{opts: o}
+	if o.Store != nil {
+		t, err := newTUSFront(h)
+		if err != nil {
+			o.Logger.Error("tus routes disabled", "err", err)
+		}
+		h.tus = t
+	}
+	return h
 }
 
 // Mount registers the REST routes on r. Routes with static segments come
@@ -105,6 +123,10 @@ func (h *Handler) Mount(r fiber.Router) {
 	r.Put("/object/:bucket/*", h.route(opUpdate, authRequired, h.update))
 	r.Delete("/object/:bucket", h.route(opDeleteMany, authRequired, h.deleteObjects))
 	r.Delete("/object/:bucket/*", h.route(opDelete, authRequired, h.deleteObject))
+
+	if h.tus != nil {
+		h.tus.mount(r)
+	}
 }
 
 // The storage.operation values of API.md §1.1, visible to policies.

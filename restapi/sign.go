@@ -39,6 +39,13 @@ func (h *Handler) verifyURLToken(c *fiber.Ctx, bucket, key, scope string) (auth.
 	if token == "" {
 		return auth.Claims{}, schemaError("querystring must have required property 'token'")
 	}
+	return h.verifyToken(token, bucket, key, scope)
+}
+
+// verifyToken checks a signed-URL or upload token (API.md §2.6): its
+// signature and expiry, that its scope is scope (legacy tokens without one
+// are upload tokens when they carry upsert) and that it names bucket/key.
+func (h *Handler) verifyToken(token, bucket, key, scope string) (auth.Claims, error) {
 	claims, err := h.opts.Verifier.Verify(token, h.now())
 	if err != nil {
 		var ae *auth.Error

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"io"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -22,11 +24,29 @@ import (
 func (h *Handler) body(k *call) (*sigv4.BodyReader, error) {
 	var raw io.Reader
 	if s := k.c.Context().RequestBodyStream(); s != nil {
-		raw = s
+		raw = clientBody{s}
 	} else {
 		raw = bytes.NewReader(k.c.Request().Body())
 	}
 	return k.v.Body(k.cred, k.req, raw)
+}
+
+// clientBody marks failures to read a request body as the client's: a
+// client that went silent (the edge's idle timeout) gets RequestTimeout,
+// one that went away mid-body IncompleteBody, and neither is logged as a
+// server error.
+type clientBody struct{ r io.Reader }
+
+func (b clientBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == nil || err == io.EOF {
+		return n, err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return n, apierr.Wrap(apierr.RequestTimeout, err, "")
+	}
+	return n, apierr.Wrap(apierr.IncompleteBody, err, "")
 }
 
 // putInput reads the headers S3 stores with an object.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/supagate/storage/backend"
 )
@@ -286,4 +287,24 @@ func (s *Store) removeUpload(dir string) bool {
 	// What RemoveAll cannot delete stays in .tmp for CleanTemp.
 	_ = os.RemoveAll(dead)
 	return true
+}
+
+// CleanUploads implements backend.Janitor: it ends the uploads in
+// root/.multipart whose directory was last changed (created, or a part
+// stored) before before. The sweeper calls it after aborting the uploads
+// Postgres knows as stale, so what is left are uploads a crash cut off
+// between their creation here and their row.
+func (s *Store) CleanUploads(before time.Time) error {
+	ents, err := os.ReadDir(s.mpu)
+	if err != nil {
+		return fmt.Errorf("filestore: clean uploads: %w", err)
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil || !fi.IsDir() || !fi.ModTime().Before(before) {
+			continue
+		}
+		s.removeUpload(filepath.Join(s.mpu, e.Name()))
+	}
+	return nil
 }

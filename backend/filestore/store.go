@@ -38,6 +38,7 @@ type Store struct {
 var (
 	_ backend.Backend = (*Store)(nil)
 	_ backend.Lister  = (*Store)(nil)
+	_ backend.Janitor = (*Store)(nil)
 )
 
 // New opens (creating if needed) a store rooted at root. It fails when root

@@ -94,13 +94,18 @@ func (t *tempFile) commit(s *Store, comps []string, rec record) (backend.Info, e
 
 // place renames the file at from to the path of comps, creating its parent
 // directories and fsyncing them. A concurrent Delete may remove an empty
-// parent between mkdir and rename; then both are retried.
+// parent between two mkdirs or between mkdir and rename; then both are
+// retried.
 func (s *Store) place(from string, comps []string) error {
 	dirs := comps[:len(comps)-1]
 	to := s.path(comps)
 	for attempt := 1; ; attempt++ {
 		if err := s.mkdirs(dirs); err != nil {
-			return err
+			// A concurrent Delete pruned a parent just created.
+			if !isNotExist(err) || attempt == placeAttempts {
+				return err
+			}
+			continue
 		}
 		err := os.Rename(from, to)
 		if err == nil {

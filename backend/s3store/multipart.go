@@ -66,6 +66,9 @@ func (s *Store) uploadPart(ctx context.Context, key, id string, n int32, body io
 		if err != nil {
 			return backend.Part{}, mapErr(err)
 		}
+		if sum := md5.Sum((*buf)[:k]); etagMismatch(checkable(out.ETag, out.ServerSideEncryption, out.SSECustomerAlgorithm), sum[:]) {
+			return backend.Part{}, fmt.Errorf("%w: got %s, sent %x", errCorrupt, aws.ToString(out.ETag), sum)
+		}
 		return backend.Part{Number: n, ETag: aws.ToString(out.ETag), Size: int64(k)}, nil
 	}
 	sr := &sizedReader{r: body, left: size, h: md5.New()}
@@ -83,6 +86,9 @@ func (s *Store) uploadPart(ctx context.Context, key, id string, n int32, body io
 	}
 	if err != nil {
 		return backend.Part{}, mapErr(err)
+	}
+	if sum := sr.h.Sum(nil); etagMismatch(checkable(out.ETag, out.ServerSideEncryption, out.SSECustomerAlgorithm), sum) {
+		return backend.Part{}, fmt.Errorf("%w: got %s, sent %x", errCorrupt, aws.ToString(out.ETag), sum)
 	}
 	return backend.Part{Number: n, ETag: aws.ToString(out.ETag), Size: size}, nil
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -104,6 +106,9 @@ func (s *Store) putStream(ctx context.Context, key string, body io.Reader, size 
 	if err := s.checkMD5(ctx, key, o, sr.h); err != nil {
 		return backend.Info{}, err
 	}
+	if err := s.checkETag(ctx, key, checkable(out.ETag, out.ServerSideEncryption, out.SSECustomerAlgorithm), sr.h.Sum(nil)); err != nil {
+		return backend.Info{}, err
+	}
 	return backend.Info{
 		Size:         size,
 		ETag:         aws.ToString(out.ETag),
@@ -126,6 +131,9 @@ func (s *Store) putBytes(ctx context.Context, key string, b []byte, o backend.Pu
 	if err := s.checkMD5(ctx, key, o, h); err != nil {
 		return backend.Info{}, err
 	}
+	if err := s.checkETag(ctx, key, checkable(out.ETag, out.ServerSideEncryption, out.SSECustomerAlgorithm), h.Sum(nil)); err != nil {
+		return backend.Info{}, err
+	}
 	return backend.Info{
 		Size:         int64(len(b)),
 		ETag:         aws.ToString(out.ETag),
@@ -144,6 +152,44 @@ func (s *Store) checkMD5(ctx context.Context, key string, o backend.PutOptions, 
 	}
 	_ = s.deleteBatch(context.WithoutCancel(ctx), []string{key})
 	return fmt.Errorf("%w: content md5 mismatch", backend.ErrPrecondition)
+}
+
+// errCorrupt reports that the service answered with the MD5 of other bytes
+// than were sent: they were damaged on the way (or by the service).
+var errCorrupt = errors.New("the service's ETag is not the MD5 of the bytes sent")
+
+// checkable returns the ETag of an answer when it can be checked against
+// the MD5 of the bytes sent, and "" when not: with server-side encryption
+// named in the answer, S3 (SSE-KMS, SSE-C) and S3-compatible services
+// (MinIO's SSE-S3) may send ETags that are not MD5s.
+func checkable(etag *string, sse types.ServerSideEncryption, sseC *string) string {
+	if sse != "" || aws.ToString(sseC) != "" {
+		return ""
+	}
+	return aws.ToString(etag)
+}
+
+// etagMismatch reports whether etag is a plain MD5 ETag that differs from
+// sum. Other ETags (multipart, or none to check) pass.
+func etagMismatch(etag string, sum []byte) bool {
+	e := strings.ToLower(strings.Trim(etag, `"`))
+	if len(e) != 2*md5.Size {
+		return false
+	}
+	if _, err := hex.DecodeString(e); err != nil {
+		return false
+	}
+	return e != hex.EncodeToString(sum)
+}
+
+// checkETag fails a put whose stored bytes are not the ones sent, and
+// removes what was stored.
+func (s *Store) checkETag(ctx context.Context, key, etag string, sum []byte) error {
+	if !etagMismatch(etag, sum) {
+		return nil
+	}
+	_ = s.deleteBatch(context.WithoutCancel(ctx), []string{key})
+	return fmt.Errorf("%w: got %s, sent %x", errCorrupt, etag, sum)
 }
 
 // putParts stores body as a multipart upload of partSize parts. first, when
@@ -306,6 +352,10 @@ func (u *partUploader) send(n int32, b *[]byte, m int64) {
 		})
 		if err != nil {
 			u.cancel(fmt.Errorf("upload part %d: %w", n, mapErr(err)))
+			return
+		}
+		if sum := md5.Sum((*b)[:m]); etagMismatch(checkable(out.ETag, out.ServerSideEncryption, out.SSECustomerAlgorithm), sum[:]) {
+			u.cancel(fmt.Errorf("upload part %d: %w: got %s, sent %x", n, errCorrupt, aws.ToString(out.ETag), sum))
 			return
 		}
 		u.mu.Lock()

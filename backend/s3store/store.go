@@ -68,8 +68,13 @@ type Options struct {
 	// means DefaultConcurrency. One Put holds at most PartSize × Concurrency
 	// bytes of body in memory.
 	Concurrency int
-	// HTTPClient, when set, sends every request (timeouts, proxies, TLS).
+	// HTTPClient, when set, sends every request (timeouts, proxies, TLS);
+	// Timeout is then ignored.
 	HTTPClient *http.Client
+	// Timeout bounds each wait on the service: for the response headers
+	// once a request is sent, and for any progress of a connection while a
+	// body moves. 0 means DefaultTimeout; a negative value means no bound.
+	Timeout time.Duration
 }
 
 // Store is a backend.Backend and backend.Lister over one S3 bucket. It is
@@ -87,8 +92,9 @@ type Store struct {
 }
 
 var (
-	_ backend.Backend = (*Store)(nil)
-	_ backend.Lister  = (*Store)(nil)
+	_ backend.Backend    = (*Store)(nil)
+	_ backend.Lister     = (*Store)(nil)
+	_ backend.KeyLimiter = (*Store)(nil)
 )
 
 // New returns a Store for o.Bucket. It makes no request; a wrong bucket or
@@ -138,6 +144,16 @@ func New(ctx context.Context, o Options) (*Store, error) {
 // awsConfig builds the SDK configuration: static keys when given, else the
 // SDK's default chain.
 func awsConfig(ctx context.Context, o Options) (aws.Config, error) {
+	var client aws.HTTPClient
+	switch {
+	case o.HTTPClient != nil:
+		client = o.HTTPClient
+	case o.Timeout >= 0:
+		if o.Timeout == 0 {
+			o.Timeout = DefaultTimeout
+		}
+		client = timeoutClient(o.Timeout)
+	}
 	if o.AccessKeyID != "" {
 		cfg := aws.Config{
 			Region:      o.Region,
@@ -146,8 +162,8 @@ func awsConfig(ctx context.Context, o Options) (aws.Config, error) {
 		if cfg.Region == "" {
 			cfg.Region = "us-east-1"
 		}
-		if o.HTTPClient != nil {
-			cfg.HTTPClient = o.HTTPClient
+		if client != nil {
+			cfg.HTTPClient = client
 		}
 		return cfg, nil
 	}
@@ -155,8 +171,8 @@ func awsConfig(ctx context.Context, o Options) (aws.Config, error) {
 	if o.Region != "" {
 		opts = append(opts, config.WithRegion(o.Region))
 	}
-	if o.HTTPClient != nil {
-		opts = append(opts, config.WithHTTPClient(o.HTTPClient))
+	if client != nil {
+		opts = append(opts, config.WithHTTPClient(client))
 	}
 	return config.LoadDefaultConfig(ctx, opts...)
 }
@@ -358,3 +374,9 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string, mod
 	}
 	return nil
 }
+
+// maxKeyBytes is S3's limit on the length of a key.
+const maxKeyBytes = 1024
+
+// MaxKeyBytes implements backend.KeyLimiter.
+func (s *Store) MaxKeyBytes() int { return maxKeyBytes }

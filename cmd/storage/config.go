@@ -28,21 +28,25 @@ type Config struct {
 	Host string // SERVER_HOST
 	Port int    // SERVER_PORT
 
-	Backend         string // STORAGE_BACKEND: file | s3
-	FilePath        string // STORAGE_FILE_BACKEND_PATH
-	S3Bucket        string // STORAGE_S3_BUCKET
-	S3Endpoint      string // STORAGE_S3_ENDPOINT
-	S3Region        string // STORAGE_S3_REGION
-	S3ForcePath     bool   // STORAGE_S3_FORCE_PATH_STYLE
-	S3AccessKey     string // STORAGE_S3_ACCESS_KEY_ID
-	S3SecretKey     string // STORAGE_S3_SECRET_ACCESS_KEY
-	S3PartSize      int64  // STORAGE_S3_PART_SIZE
-	FileSizeLimit   int64  // UPLOAD_FILE_SIZE_LIMIT (bytes)
-	SignedURLExpiry int    // UPLOAD_SIGNED_URL_EXPIRATION_TIME (seconds)
-	TenantID        string // TENANT_ID
-	Region          string // REGION
-	RESTRealStatus  bool   // STORAGE_REST_HTTP_STATUS=real
-	Version         string // VERSION
+	Backend         string        // STORAGE_BACKEND: file | s3
+	FilePath        string        // STORAGE_FILE_BACKEND_PATH
+	S3Bucket        string        // STORAGE_S3_BUCKET
+	S3Endpoint      string        // STORAGE_S3_ENDPOINT
+	S3Region        string        // STORAGE_S3_REGION
+	S3ForcePath     bool          // STORAGE_S3_FORCE_PATH_STYLE
+	S3AccessKey     string        // STORAGE_S3_ACCESS_KEY_ID
+	S3SecretKey     string        // STORAGE_S3_SECRET_ACCESS_KEY
+	S3PartSize      int64         // STORAGE_S3_PART_SIZE
+	FileSizeLimit   int64         // UPLOAD_FILE_SIZE_LIMIT (bytes)
+	SignedURLExpiry int           // UPLOAD_SIGNED_URL_EXPIRATION_TIME (seconds)
+	EmptyBucketMax  int           // STORAGE_EMPTY_BUCKET_MAX
+	TUSPartSize     int64         // TUS_PART_SIZE (MiB in the environment)
+	TUSExpiry       time.Duration // TUS_URL_EXPIRY_MS
+	ResponseSMaxAge int           // RESPONSE_S_MAXAGE (seconds)
+	TenantID        string        // TENANT_ID
+	Region          string        // REGION
+	RESTRealStatus  bool          // STORAGE_REST_HTTP_STATUS=real
+	Version         string        // VERSION
 
 	S3AccessKeyID     string // S3_PROTOCOL_ACCESS_KEY_ID (service role); empty: generated and kept in DataDir
 	S3SecretAccessKey string // S3_PROTOCOL_ACCESS_KEY_SECRET
@@ -54,6 +58,12 @@ type Config struct {
 
 	LogLevel  slog.Level // LOG_LEVEL
 	LogFormat string     // STORAGE_LOG_FORMAT: text | json
+
+	SweepInterval time.Duration // STORAGE_SWEEP_INTERVAL; 0: no periodic sweep
+	SweepGrace    time.Duration // STORAGE_SWEEP_GRACE: unreferenced bytes younger than this are kept
+	HeaderTimeout time.Duration // STORAGE_HEADER_TIMEOUT: to receive a request's line and headers
+	IdleTimeout   time.Duration // STORAGE_IDLE_TIMEOUT: longest silence of a client (body, response, keep-alive)
+	S3Timeout     time.Duration // STORAGE_S3_TIMEOUT: longest wait for the S3 backend (response headers, each body read)
 }
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in
@@ -77,6 +87,22 @@ func Load(getenv func(string) string) (Config, error) {
 			return def
 		}
 		return n
+	}
+	duration := func(name string, def time.Duration, zero bool) time.Duration {
+		v := get(name, "")
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || (d == 0 && !zero) {
+			want := "a positive duration such as 30s or 1h"
+			if zero {
+				want = "a duration such as 30s or 1h, or 0"
+			}
+			errs = append(errs, fmt.Errorf("%s: want %s, got %q", name, want, v))
+			return def
+		}
+		return d
 	}
 	boolean := func(name string, def bool) bool {
 		v := get(name, "")
@@ -112,6 +138,10 @@ func Load(getenv func(string) string) (Config, error) {
 		S3PartSize:        integer("STORAGE_S3_PART_SIZE", 16<<20, 5<<20),
 		FileSizeLimit:     integer("UPLOAD_FILE_SIZE_LIMIT", 50<<20, 0),
 		SignedURLExpiry:   int(integer("UPLOAD_SIGNED_URL_EXPIRATION_TIME", 60, 1)),
+		EmptyBucketMax:    int(integer("STORAGE_EMPTY_BUCKET_MAX", 200000, 1)),
+		TUSPartSize:       integer("TUS_PART_SIZE", 50, 5) << 20,
+		TUSExpiry:         time.Duration(integer("TUS_URL_EXPIRY_MS", 3600000, 1000)) * time.Millisecond,
+		ResponseSMaxAge:   int(integer("RESPONSE_S_MAXAGE", 0, 0)),
 		TenantID:          get("TENANT_ID", "stub"),
 		Region:            get("REGION", "us-east-1"),
 		RESTRealStatus:    false,
@@ -124,6 +154,11 @@ func Load(getenv func(string) string) (Config, error) {
 		S3VirtualHost:     get("STORAGE_S3_VIRTUAL_HOST_DOMAIN", ""),
 		EncryptionKey:     get("AUTH_ENCRYPTION_KEY", ""),
 		TrustForwarded:    boolean("STORAGE_TRUST_FORWARDED_HEADERS", false),
+		SweepInterval:     duration("STORAGE_SWEEP_INTERVAL", time.Hour, true),
+		SweepGrace:        duration("STORAGE_SWEEP_GRACE", time.Hour, false),
+		HeaderTimeout:     duration("STORAGE_HEADER_TIMEOUT", 30*time.Second, false),
+		IdleTimeout:       duration("STORAGE_IDLE_TIMEOUT", time.Minute, false),
+		S3Timeout:         duration("STORAGE_S3_TIMEOUT", time.Minute, false),
 	}
 	if (c.S3AccessKeyID == "") != (c.S3SecretAccessKey == "") {
 		errs = append(errs, errors.New("S3_PROTOCOL_ACCESS_KEY_ID and S3_PROTOCOL_ACCESS_KEY_SECRET: set both or neither"))

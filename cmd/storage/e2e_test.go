@@ -126,3 +126,32 @@ func TestS3Clients(t *testing.T) {
 		t.Fatalf("e2e/s3-clients.sh: %v", err)
 	}
 }
+
+// TestTusJS runs e2e/tus-js (tus-js-client, 64 MiB in 6 MiB chunks, cut
+// off and resumed) against the server, and reads the object back through
+// both REST and S3.
+func TestTusJS(t *testing.T) {
+	for _, bin := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Skipf("%s is not installed (scripts/test installs it)", bin)
+		}
+	}
+	s := startServe(t, nil)
+	dir, _ := filepath.Abs("../../e2e/tus-js")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
+		npm := exec.Command("npm", "ci", "--no-audit", "--no-fund")
+		npm.Dir = dir
+		if out, err := npm.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci: %v\n%s", err, out)
+		}
+	}
+	cmd := exec.Command("node", "--test", "tus.test.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "STORAGE_URL="+s.url, "SERVICE_KEY="+s.service, "S3_ENDPOINT="+s.url+"/s3",
+		"S3_ACCESS_KEY_ID="+s.s3Key, "S3_SECRET_ACCESS_KEY="+s.s3Secret)
+	out, err := cmd.CombinedOutput()
+	t.Logf("%s", out)
+	if err != nil {
+		t.Fatalf("tus-js-client end-to-end: %v", err)
+	}
+}

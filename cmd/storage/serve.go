@@ -67,7 +67,8 @@ func open(ctx context.Context, cfg Config, log *slog.Logger, be backend.Backend)
 		log.Info("managed postgres running", "dir", filepath.Join(cfg.DataDir, "postgres"), "started", c.Started)
 	}
 	st, err := meta.Open(ctx, meta.Options{DSN: dsn, MaxConns: cfg.DatabaseMaxConns,
-		StatementTimeout: cfg.StatementTimeout, Backend: be, Tenant: cfg.TenantID, Logger: log})
+		StatementTimeout: cfg.StatementTimeout, Backend: be, Tenant: cfg.TenantID, Logger: log,
+		FileSizeLimit: cfg.FileSizeLimit})
 	if err != nil {
 		e.close(log)
 		return nil, err
@@ -99,7 +100,7 @@ func openBackend(ctx context.Context, cfg Config) (backend.Backend, error) {
 		return s3store.New(ctx, s3store.Options{
 			Bucket: cfg.S3Bucket, Endpoint: cfg.S3Endpoint, Region: cfg.S3Region,
 			ForcePathStyle: cfg.S3ForcePath, AccessKeyID: cfg.S3AccessKey,
-			SecretAccessKey: cfg.S3SecretKey, PartSize: cfg.S3PartSize,
+			SecretAccessKey: cfg.S3SecretKey, PartSize: cfg.S3PartSize, Timeout: cfg.S3Timeout,
 		})
 	}
 	root := cfg.FilePath
@@ -219,19 +220,27 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 	defer e.close(log)
 
 	rest := restapi.New(restapi.Options{Store: e.store, Verifier: verifier, Logger: log,
-		Version: cfg.Version, RealStatus: cfg.RESTRealStatus})
+		Version: cfg.Version, RealStatus: cfg.RESTRealStatus, FileSizeLimit: cfg.FileSizeLimit,
+		SignedUploadExpiry: time.Duration(cfg.SignedURLExpiry) * time.Second,
+		EmptyBucketMax:     cfg.EmptyBucketMax, SMaxAge: cfg.ResponseSMaxAge,
+		TUSPartSize: cfg.TUSPartSize, TUSExpiry: cfg.TUSExpiry, TrustForwarded: cfg.TrustForwarded})
+	defer rest.Close() // the TUS lock connections
 	s3 := s3api.New(s3api.Options{Store: e.store, JWT: verifier, Sealer: sealer,
 		AccessKey: sec.s3Key, SecretKey: sec.s3Secret, TenantID: cfg.TenantID, AnonKey: sec.anonKey,
 		Region: cfg.Region, VirtualHostDomain: cfg.S3VirtualHost, ForwardedHost: cfg.TrustForwarded, Logger: log})
-	apps := []*fiber.App{newApp(log, rest, s3, cfg.S3Prefix)}
+	lim := edgeLimits{header: cfg.HeaderTimeout, idle: cfg.IdleTimeout}
+	apps := []*fiber.App{newApp(log, lim, rest, s3, cfg.S3Prefix)}
 	addrs := []string{net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))}
 	if cfg.S3Port >= 0 {
-		apps = append(apps, newS3App(log, s3))
+		apps = append(apps, newS3App(log, lim, s3))
 		addrs = append(addrs, net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.S3Port)))
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	go e.store.RunReclaimer(bg, time.Minute)
+	if cfg.SweepInterval > 0 {
+		go runSweeper(bg, e.store, log, cfg.SweepInterval, meta.SweepOptions{Grace: cfg.SweepGrace, KeysPerSecond: sweepKeysPerSecond})
+	}
 
 	errc := make(chan error, len(apps))
 	for i, app := range apps {
@@ -239,6 +248,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		if err != nil {
 			return err
 		}
+		ln = idleListener{Listener: ln, idle: cfg.IdleTimeout}
 		log.Info("listening", "addr", ln.Addr().String(), "startup", time.Since(started).Round(time.Millisecond))
 		fmt.Fprintf(stdout, "listening on http://%s\n", ln.Addr())
 		go func() { errc <- app.Listener(ln) }()
@@ -255,4 +265,32 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) 
 		}
 	}
 	return nil
+}
+
+// sweepKeysPerSecond paces the background sweep's walk over the backend, so
+// that it never competes with requests for the database or the backend.
+const sweepKeysPerSecond = 2000
+
+// runSweeper runs the full sweep of `storage sweep` every interval until
+// ctx ends: queued deletions, stale multipart uploads, and bytes no row
+// refers to that are older than the grace period. Several servers may
+// sweep at once: every step is idempotent.
+func runSweeper(ctx context.Context, st *meta.Store, log *slog.Logger, interval time.Duration, o meta.SweepOptions) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s, err := st.Sweep(ctx, o)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("sweep", "err", err, "reclaimed", s.Reclaimed, "orphans", s.Orphans)
+		case s.Reclaimed+s.Orphans+s.StaleUploads > 0:
+			log.Info("sweep", "reclaimed", s.Reclaimed, "scanned", s.Scanned, "orphans", s.Orphans,
+				"stale_uploads", s.StaleUploads, "kept_recent", s.SkippedRecent)
+		}
+	}
 }
