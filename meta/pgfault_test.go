@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -187,30 +188,39 @@ func TestPostgresOutages(t *testing.T) {
 	}
 }
 
-// postgresPIDs returns the postmaster of the cluster and all its children.
+// postgresPIDs returns the postmaster of the store's cluster (from
+// postmaster.pid in the data directory beside its socket directory, as
+// pgcluster lays them out) and its children. It never returns a pid below
+// 2: signalling 0 would hit the test's own process group.
 func postgresPIDs(t *testing.T, s *Store) []int {
 	t.Helper()
-	var backend int
-	b := &pgx.Batch{}
-	b.Queue("select pg_backend_pid()")
-	if err := s.Batch(context.Background(), Service(), b, func(br pgx.BatchResults) error {
-		return br.QueryRow().Scan(&backend)
-	}); err != nil {
+	host := s.pool.Config().ConnConfig.Host
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(host), "pgdata", "postmaster.pid"))
+	if err != nil {
 		t.Fatal(err)
 	}
-	postmaster := parentOf(backend)
-	if postmaster <= 1 {
-		t.Fatalf("no postmaster above backend %d", backend)
+	postmaster, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil || postmaster < 2 || processName(postmaster) != "postgres" {
+		t.Fatalf("no postmaster for %s: %q", host, b)
 	}
 	pids := []int{postmaster}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err == nil && parentOf(pid) == postmaster {
+		if err == nil && pid > 1 && parentOf(pid) == postmaster && processName(pid) == "postgres" {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+// processName is the command name of pid, "" when it is gone.
+func processName(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // parentOf reads a process's parent from /proc/<pid>/stat.
@@ -232,6 +242,9 @@ func parentOf(pid int) int {
 func signalAll(t *testing.T, pids []int, sig syscall.Signal) {
 	t.Helper()
 	for _, pid := range pids {
+		if pid < 2 {
+			t.Fatalf("refusing to signal pid %d", pid)
+		}
 		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 			t.Errorf("signal %d: %v", pid, err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,6 +62,9 @@ func TestPostgresFaultsUnderLoad(t *testing.T) {
 		{name: "a stall", fault: func(t *testing.T, dsn string) func() {
 			pids := clusterPIDs(t, dsn)
 			for _, p := range pids {
+				if p < 2 {
+					t.Fatalf("refusing to signal pid %d", p)
+				}
 				syscall.Kill(p, syscall.SIGSTOP) //nolint:errcheck
 			}
 			return func() {
@@ -248,29 +252,41 @@ func (l *loadRun) stop() loadStats {
 	return l.st
 }
 
-// clusterPIDs returns the postmaster serving dsn and all its children.
+// clusterPIDs returns the postmaster serving dsn (from postmaster.pid in
+// the data directory beside its socket directory, as pgcluster lays them
+// out) and its children: the processes to freeze. It never returns a pid
+// below 2: signalling 0 would hit the test's own process group.
 func clusterPIDs(t *testing.T, dsn string) []int {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var backend int
-	err = conn.QueryRow(ctx, "select pg_backend_pid()").Scan(&backend)
-	conn.Close(ctx)
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(cfg.Host), "pgdata", "postmaster.pid"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	postmaster := parentPID(backend)
+	postmaster, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil || postmaster < 2 || processName(postmaster) != "postgres" {
+		t.Fatalf("no postmaster for %s: %q", cfg.Host, b)
+	}
 	pids := []int{postmaster}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
-		if pid, err := strconv.Atoi(e.Name()); err == nil && parentPID(pid) == postmaster {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && pid > 1 && parentPID(pid) == postmaster && processName(pid) == "postgres" {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+// processName is the command name of pid, "" when it is gone.
+func processName(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func parentPID(pid int) int {
