@@ -75,13 +75,9 @@ type listVersionsResult struct {
 // unversioned bucket answers it, ListObjectVersions.
 func (h *Handler) listObjects(k *call) error {
 	q := k.op.Query
-	maxKeys := 1000
-	if v := q.Get("max-keys"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return apierr.New(apierr.InvalidArgument, "max-keys must be a non-negative integer")
-		}
-		maxKeys = min(n, 1000)
+	maxKeys, err := maxParam(q, "max-keys", 0)
+	if err != nil {
+		return err
 	}
 	enc := q.Get("encoding-type")
 	if enc != "" && enc != "url" {
@@ -170,4 +166,21 @@ func objectOwner(o meta.Object) owner {
 		return owner{ID: *o.OwnerID, DisplayName: *o.OwnerID}
 	}
 	return owner{ID: "service_role", DisplayName: "service_role"}
+}
+
+// maxParam reads a page-size parameter (max-keys, max-parts, max-uploads):
+// 1000 when absent, capped at 1000, and at least least.
+func maxParam(q url.Values, name string, least int) (int, error) {
+	v := q.Get(name)
+	if v == "" {
+		return 1000, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < least {
+		if least > 0 {
+			return 0, apierr.Newf(apierr.InvalidArgument, "%s must be a positive integer", name)
+		}
+		return 0, apierr.Newf(apierr.InvalidArgument, "%s must be a non-negative integer", name)
+	}
+	return min(n, 1000), nil
 }

@@ -189,13 +189,9 @@ type partItem struct {
 
 func (h *Handler) listParts(k *call) error {
 	q := k.op.Query
-	max := 1000
-	if v := q.Get("max-parts"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return apierr.New(apierr.InvalidArgument, "max-parts must be a non-negative integer")
-		}
-		max = min(n, 1000)
+	max, err := maxParam(q, "max-parts", 0)
+	if err != nil {
+		return err
 	}
 	marker, _ := strconv.Atoi(q.Get("part-number-marker"))
 	parts, more, err := h.opts.Store.ListUploadParts(k.c.UserContext(), k.id, k.op.Bucket, k.op.Key, q.Get("uploadId"), int32(marker), max)
@@ -237,13 +233,9 @@ type uploadItem struct {
 
 func (h *Handler) listUploads(k *call) error {
 	q := k.op.Query
-	max := 1000
-	if v := q.Get("max-uploads"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return apierr.New(apierr.InvalidArgument, "max-uploads must be a positive integer")
-		}
-		max = min(n, 1000)
+	max, err := maxParam(q, "max-uploads", 1)
+	if err != nil {
+		return err
 	}
 	if _, err := h.opts.Store.GetBucket(k.c.UserContext(), meta.Service(), k.op.Bucket); err != nil {
 		return err
